@@ -1,0 +1,93 @@
+/**
+ * Where everything lives under the data folder (REWIND_HOME). Nothing in Rewind builds a path
+ * under the data folder by hand; it asks this module.
+ *
+ *   <home>/warehouse/plays/user_id=<u>/year=<yyyy>/part-<gen>.parquet     the system of record
+ *   <home>/warehouse/daily_rollups/user_id=<u>/part-<gen>.parquet         mart
+ *   <home>/warehouse/period_snapshots/user_id=<u>/part-<gen>.parquet      mart
+ *   <home>/warehouse/imports/user_id=<u>/<import_id>.json                 manifest of import batches
+ *   <home>/users/<u>.json                                                 per-user settings (timezone)
+ *   <home>/staging/<import_id>/                                           an import's checkpoints
+ *   <home>/tmp/                                                           scratch, DuckDB spill
+ *   <home>/temporal/                                                      embedded Temporal dev server
+ *   <home>/cache/                                                         workflow bundle cache
+ */
+import path from 'node:path';
+
+const USER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export class InvalidUserIdError extends Error {}
+
+/** A user id becomes a folder name, so it is restricted to a safe alphabet. */
+export function assertUserId(userId: string): string {
+  if (!USER_ID.test(userId) || userId.includes('..')) {
+    throw new InvalidUserIdError(
+      `invalid user id "${userId}": use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    );
+  }
+  return userId;
+}
+
+export const MARTS = ['daily_rollups', 'period_snapshots'] as const;
+export type Mart = (typeof MARTS)[number];
+
+export class Layout {
+  constructor(readonly home: string) {}
+
+  get warehouse(): string {
+    return path.join(this.home, 'warehouse');
+  }
+  get playsRoot(): string {
+    return path.join(this.warehouse, 'plays');
+  }
+  userPlays(userId: string): string {
+    return path.join(this.playsRoot, `user_id=${assertUserId(userId)}`);
+  }
+  playsPartition(userId: string, year: number): string {
+    return path.join(this.userPlays(userId), `year=${year}`);
+  }
+  martRoot(mart: Mart): string {
+    return path.join(this.warehouse, mart);
+  }
+  martPartition(mart: Mart, userId: string): string {
+    return path.join(this.martRoot(mart), `user_id=${assertUserId(userId)}`);
+  }
+  get importsRoot(): string {
+    return path.join(this.warehouse, 'imports');
+  }
+  userImports(userId: string): string {
+    return path.join(this.importsRoot, `user_id=${assertUserId(userId)}`);
+  }
+  importManifest(userId: string, importId: string): string {
+    return path.join(this.userImports(userId), `${safeName(importId)}.json`);
+  }
+  get usersDir(): string {
+    return path.join(this.home, 'users');
+  }
+  userSettings(userId: string): string {
+    return path.join(this.usersDir, `${assertUserId(userId)}.json`);
+  }
+  staging(importId: string): string {
+    return path.join(this.home, 'staging', safeName(importId));
+  }
+  get tmp(): string {
+    return path.join(this.home, 'tmp');
+  }
+  get temporal(): string {
+    return path.join(this.home, 'temporal');
+  }
+  get cache(): string {
+    return path.join(this.home, 'cache');
+  }
+  get locks(): string {
+    return path.join(this.home, 'locks');
+  }
+  get models(): string {
+    return path.join(this.warehouse, '_models.json');
+  }
+}
+
+/** Make an id safe as a single file name (import ids contain ':'). */
+export function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_.-]/g, '_');
+}

@@ -1,0 +1,210 @@
+/**
+ * Plays: staging one export file into a checkpoint Parquet file, and merging an import's staged
+ * files into the warehouse (see sql/intermediate/int_plays_merged.sql for the matching rule).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { type Db, ident, literal, stringList } from './duckdb.ts';
+import { liveFile } from './files.ts';
+import { writeGeneration } from './files.ts';
+import { type Layout } from './layout.ts';
+import { HIVE_TYPES, PLAY_COLUMN_NAMES } from './schema.ts';
+import { createModelView, setVariables } from './sql.ts';
+
+export type StageFormat = 'extended' | 'account_music' | 'account_podcast' | 'account_audiobook' | 'account_legacy';
+
+/** A file of an export that cannot be read as streaming history. Permanent: retrying won't help. */
+export class BadExportFileError extends Error {
+  constructor(
+    readonly entry: string,
+    readonly reason: string,
+  ) {
+    super(`${entry}: ${reason}`);
+    this.name = 'BadExportFileError';
+  }
+}
+
+const EXTENDED_KEYS = [
+  'ts', 'username', 'platform', 'ms_played', 'conn_country', 'ip_addr', 'ip_addr_decrypted', 'user_agent_decrypted',
+  'master_metadata_track_name', 'master_metadata_album_artist_name', 'master_metadata_album_album_name',
+  'spotify_track_uri', 'episode_name', 'episode_show_name', 'spotify_episode_uri', 'audiobook_title',
+  'audiobook_uri', 'audiobook_chapter_uri', 'audiobook_chapter_title', 'reason_start', 'reason_end',
+  'shuffle', 'skipped', 'offline', 'offline_timestamp', 'incognito_mode',
+];
+const ACCOUNT_KEYS = [
+  'endTime', 'artistName', 'trackName', 'msPlayed', 'podcastName', 'episodeName', 'audiobookName', 'chapterName', 'authorName',
+];
+
+function jsonColumns(keys: readonly string[]): string {
+  // Every key is read as text and cast in staging, so a wrongly typed value rejects a row, not the file.
+  return `{${keys.map((k) => `${literal(k)}: 'VARCHAR'`).join(', ')}}`;
+}
+
+export interface RejectedRows {
+  reason: string;
+  rows: number;
+  /** 1-based position in the file of the first such row. */
+  firstRow: number;
+}
+
+export interface StageResult {
+  entry: string;
+  format: StageFormat;
+  rowsRead: number;
+  rowsStaged: number;
+  rejected: RejectedRows[];
+}
+
+/** Explain a DuckDB JSON error in the user's terms, naming the archive entry instead of our temp file. */
+function jsonErrorReason(message: string, tmpPath: string): string {
+  const m = message.replace(/^Error: /, '').replace(/^Invalid Input Error: /, '').split('\n')[0] ?? message;
+  const cleaned = m
+    .replaceAll(` in file "${tmpPath}"`, '')
+    .replaceAll(tmpPath, 'the file')
+    .replace(/ Try setting.*$/, '')
+    .trim();
+  if (/Expected top-level JSON array/.test(cleaned)) return `expected a JSON array of streams: ${cleaned}`;
+  if (/Malformed JSON|unexpected/.test(cleaned)) return `not valid JSON: ${cleaned}`;
+  if (/Expected OBJECT/.test(cleaned)) return `expected every stream to be a JSON object: ${cleaned}`;
+  return cleaned;
+}
+
+/**
+ * Read one extracted export file (`jsonPath`) and write its valid rows, in the stored play shape,
+ * to `outFile` (a Parquet checkpoint, written to a temporary name and renamed).
+ */
+export async function stageFile(
+  db: Db,
+  opts: { jsonPath: string; format: StageFormat; importId: string; entry: string; outFile: string },
+): Promise<StageResult> {
+  const extended = opts.format === 'extended';
+  const raw = extended ? 'raw_extended_streams' : 'raw_account_streams';
+  const columns = jsonColumns(extended ? EXTENDED_KEYS : ACCOUNT_KEYS);
+  const table = `staged_${randomUUID().replaceAll('-', '')}`;
+  await setVariables(db, {
+    rewind_import_id: opts.importId,
+    rewind_source_file: opts.entry,
+    rewind_account_format: opts.format,
+  });
+  try {
+    await db.run(
+      `CREATE OR REPLACE TEMP VIEW ${ident(raw)} AS
+       SELECT row_number() OVER () AS source_row, *
+       FROM read_json(${literal(opts.jsonPath)}, format = 'array', columns = ${columns}, maximum_object_size = 16777216)`,
+    );
+    const stg = extended ? 'stg_extended_streams' : 'stg_account_streams';
+    const int = extended ? 'int_extended_streams' : 'int_account_streams';
+    await createModelView(db, 'staging', stg);
+    await createModelView(db, 'intermediate', int);
+    try {
+      await db.run(`CREATE TEMP TABLE ${ident(table)} AS SELECT * FROM ${ident(int)}`);
+    } catch (e) {
+      throw new BadExportFileError(opts.entry, jsonErrorReason(String(e), opts.jsonPath));
+    }
+    const rejected = await db.all<RejectedRows>(
+      `SELECT reject_reason AS reason, count(*) AS rows, min(source_row) AS "firstRow"
+       FROM ${ident(table)} WHERE reject_reason IS NOT NULL GROUP BY ALL ORDER BY rows DESC`,
+    );
+    const totals = await db.one<{ rows_read: number }>(`SELECT count(*) AS rows_read FROM ${ident(table)}`);
+    const rowsRead = totals?.rows_read ?? 0;
+    await fs.mkdir(path.dirname(opts.outFile), { recursive: true });
+    const tmp = `${opts.outFile}.tmp-${randomUUID()}`;
+    const written = await db.one<{ Count: number }>(
+      `COPY (SELECT ${PLAY_COLUMN_NAMES.map(ident).join(', ')} FROM ${ident(table)} WHERE reject_reason IS NULL)
+       TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await fs.rename(tmp, opts.outFile);
+    return { entry: opts.entry, format: opts.format, rowsRead, rowsStaged: written?.Count ?? 0, rejected };
+  } finally {
+    await db.run(`DROP TABLE IF EXISTS ${ident(table)}`);
+  }
+}
+
+export interface MergeResult {
+  rowsIn: number;
+  added: number;
+  duplicates: number;
+  superseded: number;
+  years: number[];
+  /** Local dates (in `timezone`) whose plays changed: to rebuild in the marts. */
+  affectedDays: string[];
+}
+
+/** SQL for reading the given Parquet files of plays, with the hive keys user_id and year. */
+export function playsFromFiles(paramIndex = 1): string {
+  return `read_parquet($${paramIndex}, hive_partitioning = true, hive_types = ${HIVE_TYPES}, union_by_name = true)`;
+}
+
+/**
+ * Merge an import's staged checkpoint files into the user's plays. Rewrites only the year
+ * partitions the import touches, each as a new immutable generation. The caller holds the user's
+ * write lock. Idempotent: merging the same staged files again adds nothing.
+ */
+export async function mergeStaged(
+  db: Db,
+  layout: Layout,
+  opts: { userId: string; stagedFiles: string[]; timezone: string },
+): Promise<MergeResult> {
+  const cols = PLAY_COLUMN_NAMES.map(ident).join(', ');
+  if (opts.stagedFiles.length === 0) {
+    return { rowsIn: 0, added: 0, duplicates: 0, superseded: 0, years: [], affectedDays: [] };
+  }
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE incoming_plays AS SELECT ${cols} FROM read_parquet($1, union_by_name = true)`,
+    [stringList(opts.stagedFiles)],
+  );
+  const years = (await db.all<{ y: number }>(
+    `SELECT DISTINCT year(ended_at) AS y FROM incoming_plays ORDER BY y`,
+  )).map((r) => r.y);
+  const existingFiles: string[] = [];
+  for (const y of years) {
+    const f = await liveFile(layout.playsPartition(opts.userId, y));
+    if (f) existingFiles.push(f);
+  }
+  if (existingFiles.length > 0) {
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE existing_plays AS SELECT ${cols} FROM read_parquet($1, union_by_name = true)`,
+      [stringList(existingFiles)],
+    );
+  } else {
+    await db.run(`CREATE OR REPLACE TEMP TABLE existing_plays AS SELECT ${cols} FROM incoming_plays LIMIT 0`);
+  }
+  await createModelView(db, 'intermediate', 'int_plays_merged');
+  await db.run(`CREATE OR REPLACE TEMP TABLE merged_plays AS SELECT * FROM int_plays_merged`);
+  const counts = await db.one<{ rows_in: number; added: number; superseded: number }>(
+    `SELECT (SELECT count(*) FROM incoming_plays) AS rows_in,
+            count(*) FILTER (WHERE status = 'added') AS added,
+            count(*) FILTER (WHERE status = 'superseded') AS superseded
+     FROM merged_plays`,
+  );
+  const added = counts?.added ?? 0;
+  const superseded = counts?.superseded ?? 0;
+  const rowsIn = counts?.rows_in ?? 0;
+  if (added > 0 || superseded > 0) {
+    for (const y of years) {
+      await writeGeneration(
+        db,
+        layout.playsPartition(opts.userId, y),
+        `SELECT ${cols} FROM merged_plays
+         WHERE status IN ('kept', 'added') AND year(ended_at) = $1
+         ORDER BY ended_at, occurrence`,
+        [y],
+      );
+    }
+  }
+  const days = await db.all<{ d: string }>(
+    `SELECT DISTINCT strftime(timezone($1, started_at), '%Y-%m-%d') AS d
+     FROM merged_plays WHERE status IN ('added', 'superseded') ORDER BY d`,
+    [opts.timezone],
+  );
+  await db.run(`DROP TABLE IF EXISTS merged_plays; DROP TABLE IF EXISTS incoming_plays; DROP TABLE IF EXISTS existing_plays`);
+  return {
+    rowsIn,
+    added,
+    duplicates: rowsIn - added,
+    superseded,
+    years,
+    affectedDays: days.map((r) => r.d),
+  };
+}

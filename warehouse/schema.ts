@@ -1,0 +1,43 @@
+/**
+ * The columns of a play as stored in `warehouse/plays/user_id=<u>/year=<yyyy>/part-*.parquet`.
+ * `user_id` and `year` are not stored in the files: they are the Hive partition keys in the path.
+ * Readers use `read_parquet(..., hive_partitioning = true, hive_types = {...})` (see `playsSource`).
+ */
+export const PLAY_COLUMNS = [
+  ['ended_at', 'TIMESTAMPTZ'], // when the stream stopped (UTC)
+  ['started_at', 'TIMESTAMPTZ'], // ended_at - ms_played
+  ['ms_played', 'BIGINT'],
+  ['kind', 'VARCHAR'], // track | episode | audiobook | unknown
+  ['track_uri', 'VARCHAR'],
+  ['track_name', 'VARCHAR'],
+  ['artist_name', 'VARCHAR'],
+  ['album_name', 'VARCHAR'],
+  ['episode_uri', 'VARCHAR'],
+  ['episode_name', 'VARCHAR'],
+  ['show_name', 'VARCHAR'],
+  ['audiobook_uri', 'VARCHAR'],
+  ['audiobook_title', 'VARCHAR'],
+  ['audiobook_chapter_uri', 'VARCHAR'],
+  ['audiobook_chapter_title', 'VARCHAR'],
+  ['platform', 'VARCHAR'],
+  ['conn_country', 'VARCHAR'],
+  ['reason_start', 'VARCHAR'],
+  ['reason_end', 'VARCHAR'],
+  ['shuffle', 'BOOLEAN'],
+  ['skipped', 'BOOLEAN'],
+  ['offline', 'BOOLEAN'],
+  ['offline_at', 'TIMESTAMPTZ'],
+  ['incognito', 'BOOLEAN'],
+  ['source', 'VARCHAR'], // extended_export | account_export | api
+  ['time_precision', 'VARCHAR'], // second | minute
+  ['occurrence', 'INTEGER'], // 1-based index among streams with the same identity (see README, "matching rule")
+  ['import_id', 'VARCHAR'],
+  ['source_file', 'VARCHAR'], // archive entry the row came from
+  ['source_row', 'BIGINT'], // 1-based position of the row in that file
+] as const;
+
+export type PlayColumn = (typeof PLAY_COLUMNS)[number][0];
+
+export const PLAY_COLUMN_NAMES: readonly string[] = PLAY_COLUMNS.map(([name]) => name);
+
+export const HIVE_TYPES = `{'user_id': VARCHAR, 'year': INTEGER}`;

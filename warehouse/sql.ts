@@ -1,0 +1,33 @@
+/**
+ * Loading the SQL files of `sql/` and binding them as views. A model file is one SELECT named
+ * after the relation it builds; it refers to its inputs by view name.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../config.ts';
+import { type Db, type Params, ident } from './duckdb.ts';
+
+const cache = new Map<string, string>();
+
+/** The text of `sql/<layer>/<name>.sql`, without a trailing semicolon. */
+export function modelSql(layer: 'staging' | 'intermediate' | 'marts', name: string): string {
+  const key = `${layer}/${name}`;
+  let text = cache.get(key);
+  if (text === undefined) {
+    text = readFileSync(path.join(PROJECT_ROOT, 'sql', layer, `${name}.sql`), 'utf8').trim().replace(/;\s*$/, '');
+    cache.set(key, text);
+  }
+  return text;
+}
+
+/** Create (or replace) a temporary view named after the model. */
+export async function createModelView(db: Db, layer: 'staging' | 'intermediate' | 'marts', name: string): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP VIEW ${ident(name)} AS ${modelSql(layer, name)}`);
+}
+
+/** Set DuckDB variables (read by models with getvariable) from bound values. */
+export async function setVariables(db: Db, vars: Record<string, string | number | null>): Promise<void> {
+  for (const [name, value] of Object.entries(vars)) {
+    await db.run(`SET VARIABLE ${ident(name)} = $1`, [value] as Params);
+  }
+}
