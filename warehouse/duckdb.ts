@@ -4,7 +4,16 @@
  * Values are always bound parameters. Identifiers (and the paths of files Rewind itself
  * generates, which DuckDB's COPY cannot take as a parameter) go through `ident` / `literal`.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, listValue } from '@duckdb/node-api';
+import {
+  DuckDBArrayType,
+  DuckDBInstance,
+  DuckDBListType,
+  DuckDBStructType,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+  listValue,
+} from '@duckdb/node-api';
 
 export type Params = DuckDBValue[] | Record<string, DuckDBValue>;
 export type Row = Record<string, unknown>;
@@ -49,6 +58,25 @@ export function plain(value: unknown): unknown {
   return value;
 }
 
+const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/;
+
+function integersAsNumbers(value: unknown, type: DuckDBType | undefined): unknown {
+  if (value === null || value === undefined || type === undefined) return value ?? null;
+  if (type instanceof DuckDBListType || type instanceof DuckDBArrayType) {
+    return Array.isArray(value) ? value.map((v) => integersAsNumbers(v, type.valueType)) : value;
+  }
+  if (type instanceof DuckDBStructType) {
+    const out: Row = {};
+    for (const [k, v] of Object.entries(value as Row)) out[k] = integersAsNumbers(v, type.typeForEntry(k));
+    return out;
+  }
+  if (typeof value === 'string' && INTEGER_TYPES.test(type.toString())) {
+    const n = Number(value);
+    return Number.isSafeInteger(n) ? n : value;
+  }
+  return value;
+}
+
 export class Db {
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -80,25 +108,20 @@ export class Db {
     return reader.getRowObjectsJS().map((r) => plain(r) as T);
   }
 
-  /** Rows with DuckDB's JSON conversion (timestamps as ISO-like strings, decimals as strings). */
+  /**
+   * Rows with DuckDB's JSON conversion (timestamps as text, decimals as strings), except that
+   * integers, at any depth of lists and structs, are numbers where they fit exactly.
+   */
   async allJson(sql: string, params?: Params): Promise<{ columns: string[]; types: string[]; rows: Row[] }> {
     const reader = await this.connection.runAndReadAll(sql, params);
     const columns = reader.columnNames();
-    const types = reader.columnTypes().map((t) => t.toString());
+    const columnTypes = reader.columnTypes();
     const rows = reader.getRowObjectsJson().map((r) => {
       const out: Row = {};
-      columns.forEach((c, i) => {
-        const v = r[c];
-        const t = types[i] ?? '';
-        // Integers come back from DuckDB's JSON conversion as strings; give them back as numbers.
-        if (typeof v === 'string' && /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/.test(t)) {
-          const n = Number(v);
-          out[c] = Number.isSafeInteger(n) ? n : v;
-        } else out[c] = v;
-      });
+      columns.forEach((c, i) => (out[c] = integersAsNumbers(r[c], columnTypes[i])));
       return out;
     });
-    return { columns, types, rows };
+    return { columns, types: columnTypes.map((t) => t.toString()), rows };
   }
 
   async one<T = Row>(sql: string, params?: Params): Promise<T | undefined> {

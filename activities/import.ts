@@ -1,0 +1,237 @@
+/**
+ * Activities of the import workflow. Each is idempotent: a retry (after a crash, a killed worker
+ * or a timeout) finds its own earlier output and does not repeat or double it.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import type { Config } from '../config.ts';
+import { Db, type DbOptions } from '../warehouse/duckdb.ts';
+import { type Layout, safeName } from '../warehouse/layout.ts';
+import { BadExportFileError, mergeStaged, stageFile, type StageResult } from '../warehouse/plays.ts';
+import { readJson, writeJsonAtomic } from '../warehouse/files.ts';
+import { withUserLock } from '../warehouse/lock.ts';
+import { readManifest, writeManifest, type ImportManifest } from '../warehouse/manifest.ts';
+import { ensureUser } from '../warehouse/users.ts';
+import { buildModels as runModels } from '../warehouse/models.ts';
+import { ExportInputError, extractEntry, inspectExport, type HistoryEntry } from './export/archive.ts';
+
+export interface ActivityDeps {
+  config: Config;
+  layout: Layout;
+}
+
+export interface InspectInput {
+  userId: string;
+  importId: string;
+  paths: string[];
+}
+
+export interface InspectResult {
+  history: HistoryEntry[];
+  ignored: string[];
+  totalBytes: number;
+  /** Set when this import was committed before: the manifest of that import. */
+  alreadyImported: ImportManifest | undefined;
+}
+
+export interface StageInput {
+  userId: string;
+  importId: string;
+  paths: string[];
+  entry: HistoryEntry;
+  index: number;
+}
+
+export interface CommitInput {
+  userId: string;
+  importId: string;
+  sha256: string;
+  paths: string[];
+  files: StageResult[];
+  ignored: string[];
+}
+
+export interface CommitResult {
+  manifest: ImportManifest;
+  affectedDays: string[];
+}
+
+export interface ModelsInput {
+  userId: string;
+  /** Local dates to rebuild; undefined rebuilds every day. */
+  days?: string[];
+}
+
+export interface ModelsResult {
+  days: number;
+  dailyRows: number;
+  snapshotRows: number;
+}
+
+/** Bad input is permanent: the workflow fails at once, naming the file and the reason. */
+export const BAD_EXPORT = 'BadExport';
+
+function permanent(err: unknown): never {
+  if (err instanceof ExportInputError || err instanceof BadExportFileError) {
+    const entry = err instanceof ExportInputError ? err.entry : err.entry;
+    throw ApplicationFailure.create({
+      type: BAD_EXPORT,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ entry: entry ?? null, reason: err.reason }],
+    });
+  }
+  throw err;
+}
+
+/** Heartbeat every few seconds while `work` runs (DuckDB work is async, so the event loop is free). */
+async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat(details());
+  const timer = setInterval(() => ctx.heartbeat(details()), 3_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export function createImportActivities({ config, layout }: ActivityDeps) {
+  const dbOptions: DbOptions = {
+    memoryLimit: config.duckdb.memoryLimit,
+    threads: config.duckdb.threads,
+    tempDirectory: layout.tmp,
+  };
+  const withDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
+    await fs.mkdir(layout.tmp, { recursive: true });
+    const db = await Db.open(dbOptions);
+    try {
+      return await fn(db);
+    } finally {
+      db.close();
+    }
+  };
+  const stageDir = (importId: string) => layout.staging(importId);
+  const stagedParquet = (importId: string, index: number, entry: HistoryEntry) =>
+    path.join(stageDir(importId), `${String(index).padStart(4, '0')}-${safeName(entry.name)}.parquet`);
+
+  return {
+    /** Check the archive (hostile input, limits) and list its streaming-history files. */
+    async inspectImport(input: InspectInput): Promise<InspectResult> {
+      const alreadyImported = await readManifest(layout, input.userId, input.importId);
+      if (alreadyImported) return { history: [], ignored: alreadyImported.ignored, totalBytes: 0, alreadyImported };
+      try {
+        const inv = await withHeartbeat(() => ({ step: 'inspect' }), () => inspectExport(input.paths, config.limits));
+        return { history: inv.history, ignored: inv.ignored, totalBytes: inv.totalBytes, alreadyImported: undefined };
+      } catch (e) {
+        return permanent(e);
+      }
+    },
+
+    /** One export file to a Parquet checkpoint under staging/. A file staged before is not redone. */
+    async stageExportFile(input: StageInput): Promise<StageResult> {
+      const out = stagedParquet(input.importId, input.index, input.entry);
+      const resultFile = `${out}.json`;
+      const done = await readJson<StageResult>(resultFile);
+      if (done) return done;
+      const ctx = Context.current();
+      const json = path.join(stageDir(input.importId), `.extract-${input.index}.json`);
+      await fs.mkdir(stageDir(input.importId), { recursive: true });
+      let bytes = 0;
+      try {
+        ctx.heartbeat({ entry: input.entry.name, bytes });
+        await extractEntry(input.paths, input.entry.name, json, config.limits, (n) => {
+          bytes += n;
+          ctx.heartbeat({ entry: input.entry.name, bytes });
+        });
+        const result = await withHeartbeat(
+          () => ({ entry: input.entry.name, bytes, step: 'parse' }),
+          () =>
+            withDb((db) =>
+              stageFile(db, {
+                jsonPath: json,
+                format: input.entry.format,
+                importId: input.importId,
+                entry: input.entry.name,
+                outFile: out,
+              }),
+            ),
+        );
+        await writeJsonAtomic(resultFile, result);
+        return result;
+      } catch (e) {
+        return permanent(e);
+      } finally {
+        await fs.rm(json, { force: true });
+      }
+    },
+
+    /** Merge every staged file into the warehouse under the user's lock, and record the manifest. */
+    async commitImport(input: CommitInput): Promise<CommitResult> {
+      const planFile = path.join(stageDir(input.importId), 'commit.json');
+      const existing = await readManifest(layout, input.userId, input.importId);
+      if (existing) {
+        const plan = await readJson<CommitResult>(planFile);
+        await fs.rm(stageDir(input.importId), { recursive: true, force: true });
+        return { manifest: existing, affectedDays: plan?.affectedDays ?? [] };
+      }
+      const user = await ensureUser(layout, input.userId, config.defaultTimezone);
+      const staged = input.files.map((f, i) => ({ f, file: stagedParquet(input.importId, i, { name: f.entry, size: 0, format: f.format }) }));
+      const result = await withHeartbeat(
+        () => ({ step: 'merge', files: staged.length }),
+        () =>
+          withUserLock(layout, input.userId, () =>
+            withDb(async (db) => {
+              // A retry after a crash re-merges the same staged files: the outcome is the same, and the
+              // counts of the first attempt (kept in the plan) are the ones reported.
+              const plan = await readJson<CommitResult>(planFile);
+              const merge = await mergeStaged(db, layout, {
+                userId: input.userId,
+                stagedFiles: staged.filter((s) => s.f.rowsStaged > 0).map((s) => s.file),
+                timezone: user.timezone,
+              });
+              const rowsRejected = input.files.reduce((n, f) => n + f.rejected.reduce((m, r) => m + r.rows, 0), 0);
+              const manifest: ImportManifest = plan?.manifest ?? {
+                importId: input.importId,
+                userId: input.userId,
+                sha256: input.sha256,
+                inputs: input.paths,
+                committedAt: new Date().toISOString(),
+                files: input.files,
+                ignored: input.ignored,
+                rowsRead: input.files.reduce((n, f) => n + f.rowsRead, 0),
+                playsAdded: merge.added,
+                duplicatesSkipped: merge.duplicates,
+                accountRowsSuperseded: merge.superseded,
+                rowsRejected,
+              };
+              const out: CommitResult = { manifest, affectedDays: plan?.affectedDays ?? merge.affectedDays };
+              if (!plan) await writeJsonAtomic(planFile, out);
+              await writeManifest(layout, manifest);
+              return out;
+            }),
+          ),
+      );
+      await fs.rm(stageDir(input.importId), { recursive: true, force: true });
+      return result;
+    },
+
+    /** Rebuild the user's marts for the days that changed (all days when none are given). */
+    async buildModels(input: ModelsInput): Promise<ModelsResult> {
+      const user = await ensureUser(layout, input.userId, config.defaultTimezone);
+      return withHeartbeat(
+        () => ({ step: 'models', days: input.days?.length ?? 'all' }),
+        () =>
+          withUserLock(layout, input.userId, () =>
+            withDb((db) => runModels(db, layout, { userId: input.userId, timezone: user.timezone, days: input.days })),
+          ),
+      );
+    },
+
+    /** Remove an import's checkpoints (after a permanent failure). The warehouse is not touched. */
+    async discardImport(input: { importId: string }): Promise<void> {
+      await fs.rm(stageDir(input.importId), { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * Every activity Rewind registers, built from its dependencies. Workflows import only the type.
+ */
+import { createImportActivities, type ActivityDeps } from './import.ts';
+
+export type { ActivityDeps } from './import.ts';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createImportActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

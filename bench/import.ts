@@ -1,0 +1,111 @@
+/**
+ * npm run bench:import [-- --streams N]
+ *
+ * Generates a synthetic export of 1,000,000 streams (the real file format), imports it end to end
+ * through the import workflow (ZIP -> Parquet plays -> daily rollups -> period snapshots) with a
+ * real Temporal dev server and an in-process worker, and prints its speed beside a floor measured
+ * in the same run: DuckDB reading the same extracted JSON straight into one zstd Parquet file.
+ * Target: import time <= 2 x floor + unzip time, peak memory (RSS) < 1.5 GB.
+ */
+import { mkdtempSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { loadConfig } from '../config.ts';
+import { createContext } from '../cli/context.ts';
+import { runImport } from '../cli/import.ts';
+import { writeDemoExport } from '../cli/demo/generate.ts';
+import { extractEntry, inspectExport } from '../activities/export/archive.ts';
+import { withDb, literal } from '../warehouse/duckdb.ts';
+import { stopEmbeddedTemporal } from '../worker/temporal-server.ts';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const streams = arg('streams', 1_000_000);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+
+const root = mkdtempSync(path.join(os.tmpdir(), 'rewind-bench-'));
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+const config = loadConfig({
+  ...process.env,
+  REWIND_HOME: path.join(root, 'home'),
+  REWIND_TEMPORAL_PORT: String(await freePort()),
+  REWIND_TEMPORAL_UI_PORT: String(await freePort()),
+  TEMPORAL_ADDRESS: '',
+});
+const ctx = createContext(config, () => undefined);
+try {
+  const zip = path.join(root, 'my_spotify_data.zip');
+  let t0 = process.hrtime.bigint();
+  const demo = await writeDemoExport(zip, { streams, seed: 7, endDate: new Date(Date.UTC(2026, 10, 1)) });
+  const generate = seconds(t0);
+  const zipBytes = (await fs.stat(zip)).size;
+
+  // Unzip time: every streaming-history entry inflated to disk.
+  const extracted = path.join(root, 'extracted');
+  await fs.mkdir(extracted);
+  const inventory = await inspectExport([zip], config.limits);
+  t0 = process.hrtime.bigint();
+  let jsonBytes = 0;
+  for (const [i, e] of inventory.history.entries()) {
+    jsonBytes += await extractEntry([zip], e.name, path.join(extracted, `${i}.json`), config.limits);
+  }
+  const unzip = seconds(t0);
+
+  // Floor: DuckDB reading the same extracted JSON straight into Parquet.
+  t0 = process.hrtime.bigint();
+  const floorRows = await withDb({ threads: config.duckdb.threads, memoryLimit: config.duckdb.memoryLimit }, (db) =>
+    db.one<{ Count: number }>(
+      `COPY (SELECT * FROM read_json(${literal(path.join(extracted, '*.json'))}, format = 'array', union_by_name = true))
+       TO ${literal(path.join(root, 'floor.parquet'))} (FORMAT parquet, COMPRESSION zstd)`,
+    ),
+  );
+  const floor = seconds(t0);
+  await fs.rm(extracted, { recursive: true, force: true });
+
+  // Start Temporal before timing (a user's second import finds it running).
+  const { connectTemporal } = await import('../cli/context.ts');
+  const session = await connectTemporal(ctx);
+  const rssBefore = process.memoryUsage().rss;
+  peakRss = rssBefore;
+  t0 = process.hrtime.bigint();
+  const summary = await runImport(ctx, { paths: [zip], userId: 'bench', session });
+  const importTime = seconds(t0);
+  await session.close();
+
+  const target = 2 * floor + unzip;
+  const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+  const rows = [
+    ['streams in export', demo.streams.toLocaleString('en-US')],
+    ['export ZIP / JSON', `${mb(zipBytes)} / ${mb(jsonBytes)} in ${inventory.history.length} files`],
+    ['generate export', `${generate.toFixed(2)} s`],
+    ['unzip (inflate all entries)', `${unzip.toFixed(2)} s`],
+    ['floor: DuckDB JSON -> Parquet', `${floor.toFixed(2)} s (${Number(floorRows?.Count ?? 0).toLocaleString('en-US')} rows, ${Math.round(Number(floorRows?.Count ?? 0) / floor).toLocaleString('en-US')} streams/s)`],
+    ['rewind import, end to end', `${importTime.toFixed(2)} s (${Math.round(summary.rowsRead / importTime).toLocaleString('en-US')} streams/s)`],
+    ['  plays added / duplicates', `${summary.playsAdded.toLocaleString('en-US')} / ${summary.duplicatesSkipped.toLocaleString('en-US')}`],
+    ['ratio import / floor', `${(importTime / floor).toFixed(2)}x`],
+    ['target 2 x floor + unzip', `${target.toFixed(2)} s -> ${importTime <= target ? 'MET' : 'MISSED'}`],
+    ['peak RSS during import', `${mb(peakRss)} (target < 1536 MB) -> ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'MISSED'}`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0]!.length));
+  process.stdout.write(`\nbench:import (${os.cpus().length} cores, Node ${process.version})\n`);
+  for (const [k, v] of rows) process.stdout.write(`  ${k!.padEnd(w)}  ${v}\n`);
+} finally {
+  clearInterval(sampler);
+  await stopEmbeddedTemporal(ctx.layout);
+  await fs.rm(root, { recursive: true, force: true });
+}
+process.exit(0);

@@ -1,0 +1,41 @@
+/** `rewind build` and `rewind timezone`: rebuilding the models. */
+import { withDb } from '../warehouse/duckdb.ts';
+import { withUserLock } from '../warehouse/lock.ts';
+import { buildModels } from '../warehouse/models.ts';
+import { ensureUser, getUser, listUsers, setTimezone } from '../warehouse/users.ts';
+import type { Context } from './context.ts';
+
+/** Rebuild a user's models: every day (days undefined), or only the period snapshots (days = []). */
+export async function rebuildUser(ctx: Context, userId: string, days?: string[]) {
+  const user = await ensureUser(ctx.layout, userId, ctx.config.defaultTimezone);
+  return withUserLock(ctx.layout, userId, () =>
+    withDb({ memoryLimit: ctx.config.duckdb.memoryLimit, threads: ctx.config.duckdb.threads }, (db) =>
+      buildModels(db, ctx.layout, { userId, timezone: user.timezone, days }),
+    ),
+  );
+}
+
+export async function buildCommand(ctx: Context, userId?: string): Promise<void> {
+  const users = userId ? [userId] : (await listUsers(ctx.layout)).map((u) => u.id);
+  for (const id of users) {
+    const r = await rebuildUser(ctx, id);
+    process.stdout.write(`${id}: ${r.dailyRows} daily rollups, ${r.snapshotRows} period snapshots\n`);
+  }
+  if (users.length === 0) process.stdout.write('No users yet: import an export first (rewind import <zip> --user <id>).\n');
+}
+
+export async function timezoneCommand(ctx: Context, userId: string, timezone?: string): Promise<void> {
+  if (!timezone) {
+    const user = await getUser(ctx.layout, userId);
+    process.stdout.write(`${user?.timezone ?? ctx.config.defaultTimezone}\n`);
+    return;
+  }
+  const before = await getUser(ctx.layout, userId);
+  await setTimezone(ctx.layout, userId, timezone);
+  if (before?.timezone !== timezone) {
+    const r = await rebuildUser(ctx, userId);
+    process.stdout.write(`${userId}: timezone ${timezone}; rebuilt ${r.dailyRows} daily rollups and ${r.snapshotRows} period snapshots\n`);
+  } else {
+    process.stdout.write(`${userId}: timezone already ${timezone}\n`);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * What every CLI command shares: the configuration, the data folder's layout, and Temporal (the
+ * embedded dev server unless TEMPORAL_ADDRESS is reachable), with a worker run in-process when no
+ * worker polls the task queue.
+ */
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { loadConfig, type Config } from '../config.ts';
+import { Layout } from '../warehouse/layout.ts';
+import { TASK_QUEUE } from '../workflows/ids.ts';
+import { ensureTemporal, type TemporalEndpoint } from '../worker/temporal-server.ts';
+import { createWorker, isLiveWorkerIdentity } from '../worker/worker.ts';
+
+export interface Context {
+  config: Config;
+  layout: Layout;
+  log: (message: string) => void;
+}
+
+export function createContext(config: Config = loadConfig(), log: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Context {
+  return { config, layout: new Layout(config.home), log };
+}
+
+export interface TemporalSession {
+  endpoint: TemporalEndpoint;
+  client: Client;
+  close(): Promise<void>;
+}
+
+export async function connectTemporal(ctx: Context): Promise<TemporalSession> {
+  const endpoint = await ensureTemporal(ctx.config.temporal, ctx.layout, ctx.log);
+  const connection = await Connection.connect({ address: endpoint.address, connectTimeout: '10 seconds' });
+  const client = new Client({ connection, namespace: endpoint.namespace });
+  return { endpoint, client, close: () => connection.close() };
+}
+
+/** Does a worker (other than ours) poll the task queue right now? */
+export async function workerPolling(session: TemporalSession): Promise<boolean> {
+  const resp = await session.client.workflowService.describeTaskQueue({
+    namespace: session.endpoint.namespace,
+    taskQueue: { name: TASK_QUEUE },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  const now = Date.now();
+  return (resp.pollers ?? []).some((p) => {
+    const seconds = Number(p.lastAccessTime?.seconds ?? 0);
+    // A live poller renews its long poll at least every ~70 s; a `rewind worker` on this machine
+    // must also still be running (the server remembers killed pollers for a while).
+    return now - seconds * 1000 < 75_000 && isLiveWorkerIdentity(p.identity ?? '');
+  });
+}
+
+/**
+ * Wait for a workflow's result, running a worker in this process for as long as it takes when no
+ * other worker polls the task queue.
+ */
+export async function resultWithWorker<T>(ctx: Context, session: TemporalSession, handle: WorkflowHandle): Promise<T> {
+  if (await workerPolling(session)) return (await handle.result()) as T;
+  const { worker, connection } = await createWorker(ctx.config, ctx.layout, session.endpoint);
+  try {
+    return (await worker.runUntil(handle.result())) as T;
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `rewind import`: start (or join) the import workflow of an export and follow it to the end.
+ */
+import path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import cliProgress from 'cli-progress';
+import { hashExport } from '../activities/export/archive.ts';
+import { assertUserId } from '../warehouse/layout.ts';
+import { readManifest } from '../warehouse/manifest.ts';
+import { importWorkflowId, TASK_QUEUE } from '../workflows/ids.ts';
+import type { ImportInput, ImportProgress, ImportSummary } from '../workflows/import.ts';
+import { connectTemporal, resultWithWorker, type Context, type TemporalSession } from './context.ts';
+
+export class ImportFailedError extends Error {}
+
+export interface ImportOptions {
+  paths: string[];
+  userId: string;
+  /** Called with the workflow's progress about twice a second. */
+  onProgress?: (p: ImportProgress) => void;
+  session?: TemporalSession;
+}
+
+function summaryFromManifest(m: NonNullable<Awaited<ReturnType<typeof readManifest>>>): ImportSummary {
+  return {
+    importId: m.importId,
+    userId: m.userId,
+    status: 'already_imported',
+    filesRead: m.files.length,
+    rowsRead: m.rowsRead,
+    playsAdded: 0,
+    duplicatesSkipped: m.rowsRead - m.rowsRejected,
+    accountRowsSuperseded: 0,
+    rowsRejected: m.rowsRejected,
+    rejected: m.files.flatMap((f) => f.rejected.map((r) => ({ file: f.entry, ...r }))),
+    ignoredFiles: m.ignored,
+    daysRebuilt: 0,
+    elapsedSeconds: 0,
+  };
+}
+
+/** Import an export for a user through the import workflow; resolves with its summary. */
+export async function runImport(ctx: Context, opts: ImportOptions): Promise<ImportSummary> {
+  const started = Date.now();
+  const userId = assertUserId(opts.userId);
+  const paths = opts.paths.map((p) => path.resolve(p));
+  for (const p of paths) await fs.access(p).catch(() => { throw new ImportFailedError(`${p}: no such file or folder`); });
+  const sha256 = await hashExport(paths);
+  const importId = importWorkflowId(userId, sha256);
+
+  const committed = await readManifest(ctx.layout, userId, importId);
+  if (committed) return { ...summaryFromManifest(committed), elapsedSeconds: (Date.now() - started) / 1000 };
+
+  const session = opts.session ?? (await connectTemporal(ctx));
+  try {
+    const input: ImportInput = { userId, importId, sha256, paths, concurrency: ctx.config.importConcurrency };
+    let handle;
+    try {
+      handle = await session.client.workflow.start('importExport', {
+        taskQueue: TASK_QUEUE,
+        workflowId: importId,
+        args: [input],
+        // Not imported here (no manifest above): a finished run of the same ID imported into another
+        // data folder or lost its data, so a new run is right. A running one is joined instead.
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      // The same archive is being imported (or was): follow that run instead of starting another.
+      handle = session.client.workflow.getHandle(importId);
+    }
+    const timer = opts.onProgress
+      ? setInterval(() => {
+          handle.query<ImportProgress>('progress').then(opts.onProgress, () => undefined);
+        }, 500)
+      : undefined;
+    try {
+      const summary = await resultWithWorker<ImportSummary>(ctx, session, handle);
+      return { ...summary, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10 };
+    } catch (e) {
+      if (e instanceof WorkflowFailedError) {
+        const cause = e.cause as { message?: string; cause?: { message?: string } } | undefined;
+        throw new ImportFailedError(cause?.message ?? e.message);
+      }
+      throw e;
+    } finally {
+      if (timer) clearInterval(timer);
+    }
+  } finally {
+    if (!opts.session) await session.close();
+  }
+}
+
+/** A progress bar on stderr when it is a terminal. */
+export function progressBar(): { update: (p: ImportProgress) => void; stop: () => void } {
+  if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'importing [{bar}] {value}/{total} files | {rows} rows | {phase} {current}',
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let startedBar = false;
+  return {
+    update(p) {
+      const payload = { rows: p.rows.toLocaleString('en-US'), phase: p.phase, current: p.currentFiles.join(', ').slice(0, 60) };
+      if (!startedBar) {
+        bar.start(Math.max(p.filesTotal, 1), p.filesDone, payload);
+        startedBar = true;
+      }
+      bar.setTotal(Math.max(p.filesTotal, 1));
+      bar.update(p.filesDone, payload);
+    },
+    stop() {
+      if (startedBar) bar.stop();
+    },
+  };
+}
+
+export function formatSummary(s: ImportSummary): string {
+  const lines: string[] = [];
+  if (s.status === 'already_imported') {
+    lines.push(`This export was already imported for "${s.userId}" (${s.importId}); nothing to do.`);
+  } else {
+    lines.push(`Imported ${s.filesRead} file(s) for "${s.userId}" in ${s.elapsedSeconds.toFixed(1)} s.`);
+  }
+  lines.push(
+    `  rows read:           ${s.rowsRead.toLocaleString('en-US')}`,
+    `  plays added:         ${s.playsAdded.toLocaleString('en-US')}`,
+    `  duplicates skipped:  ${s.duplicatesSkipped.toLocaleString('en-US')}`,
+  );
+  if (s.accountRowsSuperseded > 0) lines.push(`  account rows replaced by extended ones: ${s.accountRowsSuperseded.toLocaleString('en-US')}`);
+  lines.push(`  rows rejected:       ${s.rowsRejected.toLocaleString('en-US')}`);
+  for (const r of s.rejected) lines.push(`    ${r.file}: ${r.rows} row(s): ${r.reason} (first at row ${r.firstRow})`);
+  if (s.ignoredFiles.length > 0) lines.push(`  ignored files (not listening history): ${s.ignoredFiles.join(', ')}`);
+  return lines.join('\n');
+}

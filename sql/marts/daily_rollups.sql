@@ -1,0 +1,281 @@
+-- daily_rollups: one row per user per local date that has at least one stream, for the days in
+-- scope (int_plays_local already holds only those).
+--
+-- Upstream:   int_plays_local
+--
+-- Definitions used here and in period_snapshots:
+--   streams       every stream of the day, any kind (track, episode, audiobook, unknown)
+--   listens       track streams of 30 s or more ("plays" in the lists below)
+--   skips         track streams under 30 s
+--   track_ms      ms of ALL track streams (listens and skips); episode_ms, audiobook_ms alike
+--   hourly        always 24 entries, hour 0..23 in order: listens and track ms of that local hour
+--   artists       per artist (case/space-insensitive name): plays = listens, ms = all track ms
+--   tracks        per track_key; display columns come from the latest stream of the day
+--   albums        per album_key (track artist + album name)
+--   shows         per show_name: streams (episode streams of any length) and ms
+--   Lists hold only entries with plays > 0 or ms > 0 (shows: every show streamed), sorted by
+--   plays desc, then ms desc, then name / key; rows with a NULL name are left out of the lists.
+
+with int_plays_local as materialized (
+    select
+        user_id, local_date, local_hour, started_at, kind, ms_played, is_listen, is_skip,
+        track_key, album_key, track_uri, track_name, artist_name, album_name, show_name
+    from int_plays_local
+),
+
+track_plays as (
+    select * from int_plays_local where kind = 'track'
+),
+
+days as (
+    select
+        user_id,
+        local_date,
+        count(*) as streams,
+        count(*) filter (where is_listen) as listens,
+        count(*) filter (where is_skip) as skips,
+        cast(coalesce(sum(ms_played) filter (where kind = 'track'), 0) as bigint) as track_ms,
+        cast(coalesce(sum(ms_played) filter (where kind = 'episode'), 0) as bigint) as episode_ms,
+        cast(coalesce(sum(ms_played) filter (where kind = 'audiobook'), 0) as bigint) as audiobook_ms
+    from int_plays_local
+    group by user_id, local_date
+),
+
+hours as (
+    select cast(range as integer) as hour from range(24)
+),
+
+hour_totals as (
+    select
+        user_id,
+        local_date,
+        local_hour as hour,
+        count(*) filter (where is_listen) as listens,
+        cast(coalesce(sum(ms_played), 0) as bigint) as ms
+    from track_plays
+    group by user_id, local_date, local_hour
+),
+
+hourly as (
+    select
+        days.user_id,
+        days.local_date,
+        -- list_sort orders by the first field, hour (ORDER BY inside list() is costly per group).
+        list_sort(list(
+            struct_pack(
+                hour := hours.hour,
+                listens := coalesce(hour_totals.listens, 0),
+                ms := coalesce(hour_totals.ms, 0)
+            )
+        )) as hourly
+    from days
+    cross join hours
+    left join hour_totals
+        on hour_totals.user_id = days.user_id
+        and hour_totals.local_date = days.local_date
+        and hour_totals.hour = hours.hour
+    group by days.user_id, days.local_date
+),
+
+artist_totals as (
+    select
+        user_id,
+        local_date,
+        lower(trim(artist_name)) as artist_key,
+        arg_max(artist_name, started_at) as artist_name,
+        count(*) filter (where is_listen) as plays,
+        cast(coalesce(sum(ms_played), 0) as bigint) as ms
+    from track_plays
+    where artist_name is not null
+    group by user_id, local_date, lower(trim(artist_name))
+    having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
+),
+
+artist_lists as (
+    select
+        user_id,
+        local_date,
+        list(struct_pack(artist_name := artist_name, plays := plays, ms := ms)) as entries
+    from artist_totals
+    group by user_id, local_date
+),
+
+-- Lists are built unordered, then put in order with list_grade_up over sort keys derived from
+-- the entries themselves: a list() with ORDER BY keeps a sort buffer per group, which runs out
+-- of memory with thousands of days.
+artists as (
+    select
+        user_id,
+        local_date,
+        list_select(
+            entries,
+            list_grade_up(list_transform(
+                entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := lower(trim(e.artist_name)))
+            ))
+        ) as artists
+    from artist_lists
+),
+
+track_totals as (
+    select
+        user_id,
+        local_date,
+        track_key,
+        arg_max(track_uri, started_at) as track_uri,
+        arg_max(track_name, started_at) as track_name,
+        arg_max(artist_name, started_at) as artist_name,
+        arg_max(album_name, started_at) as album_name,
+        count(*) filter (where is_listen) as plays,
+        cast(coalesce(sum(ms_played), 0) as bigint) as ms
+    from track_plays
+    where track_key is not null
+    group by user_id, local_date, track_key
+    having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
+),
+
+track_lists as (
+    select
+        user_id,
+        local_date,
+        list(
+            struct_pack(
+                track_key := track_key,
+                track_uri := track_uri,
+                track_name := track_name,
+                artist_name := artist_name,
+                album_name := album_name,
+                plays := plays,
+                ms := ms
+            )
+        ) as entries
+    from track_totals
+    group by user_id, local_date
+),
+
+tracks as (
+    select
+        user_id,
+        local_date,
+        list_select(
+            entries,
+            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.track_key)))
+        ) as tracks
+    from track_lists
+),
+
+album_totals as (
+    select
+        user_id,
+        local_date,
+        album_key,
+        arg_max(album_name, started_at) as album_name,
+        arg_max(artist_name, started_at) as artist_name,
+        count(*) filter (where is_listen) as plays,
+        cast(coalesce(sum(ms_played), 0) as bigint) as ms
+    from track_plays
+    where album_key is not null
+    group by user_id, local_date, album_key
+    having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
+),
+
+album_lists as (
+    select
+        user_id,
+        local_date,
+        list(
+            struct_pack(
+                album_key := album_key,
+                album_name := album_name,
+                artist_name := artist_name,
+                plays := plays,
+                ms := ms
+            )
+        ) as entries
+    from album_totals
+    group by user_id, local_date
+),
+
+albums as (
+    select
+        user_id,
+        local_date,
+        list_select(
+            entries,
+            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.album_key)))
+        ) as albums
+    from album_lists
+),
+
+show_totals as (
+    select
+        user_id,
+        local_date,
+        show_name,
+        count(*) as streams,
+        cast(coalesce(sum(ms_played), 0) as bigint) as ms
+    from int_plays_local
+    where kind = 'episode' and show_name is not null
+    group by user_id, local_date, show_name
+),
+
+show_lists as (
+    select
+        user_id,
+        local_date,
+        list(struct_pack(show_name := show_name, streams := streams, ms := ms)) as entries
+    from show_totals
+    group by user_id, local_date
+),
+
+shows as (
+    select
+        user_id,
+        local_date,
+        list_select(
+            entries,
+            list_grade_up(list_transform(entries, lambda e: struct_pack(s := -e.streams, m := -e.ms, k := e.show_name)))
+        ) as shows
+    from show_lists
+),
+
+final as (
+    select
+        days.user_id,
+        days.local_date,
+        days.streams,
+        days.listens,
+        days.skips,
+        days.track_ms,
+        days.episode_ms,
+        days.audiobook_ms,
+        hourly.hourly,
+        coalesce(
+            artists.artists,
+            cast([] as struct(artist_name varchar, plays bigint, ms bigint)[])
+        ) as artists,
+        coalesce(
+            tracks.tracks,
+            cast([] as struct(
+                track_key varchar, track_uri varchar, track_name varchar, artist_name varchar,
+                album_name varchar, plays bigint, ms bigint
+            )[])
+        ) as tracks,
+        coalesce(
+            albums.albums,
+            cast([] as struct(
+                album_key varchar, album_name varchar, artist_name varchar, plays bigint, ms bigint
+            )[])
+        ) as albums,
+        coalesce(
+            shows.shows,
+            cast([] as struct(show_name varchar, streams bigint, ms bigint)[])
+        ) as shows
+    from days
+    inner join hourly using (user_id, local_date)
+    left join artists using (user_id, local_date)
+    left join tracks using (user_id, local_date)
+    left join albums using (user_id, local_date)
+    left join shows using (user_id, local_date)
+)
+
+select * from final

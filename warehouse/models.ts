@@ -1,0 +1,296 @@
+/**
+ * The SQL models and their runner.
+ *
+ * Models are plain SQL files under `sql/` (dbt-like: import CTEs, named steps, `select * from
+ * final`). A model refers to its upstream models by their view names (`plays`, `int_plays_local`,
+ * `daily_rollups`) and takes its parameters from DuckDB variables (`getvariable('...')`), which
+ * `setModelVariables` sets with bound values:
+ *
+ *   scope_user_id   VARCHAR      the user being built
+ *   scope_timezone  VARCHAR      that user's IANA time zone
+ *   scope_days      DATE[]       local dates to rebuild; NULL = every day
+ *   build_date      DATE         "today" in the user's time zone (end of the rolling periods)
+ *   built_at        TIMESTAMPTZ  when the build ran
+ *
+ * `buildModels` runs them for one user and writes the marts as immutable Parquet generations:
+ *
+ *   <home>/warehouse/daily_rollups/user_id=<u>/part-<gen>.parquet
+ *   <home>/warehouse/period_snapshots/user_id=<u>/part-<gen>.parquet
+ *
+ * (`user_id` is the Hive key in the path, not a column of the files), and records per-user freshness
+ * in `<home>/warehouse/_models.json`.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../config.ts';
+import { type Db, ident, literal, stringList } from './duckdb.ts';
+import { liveFile, liveFiles, readJson, writeGeneration, writeJsonAtomic } from './files.ts';
+import { type Layout, type Mart, assertUserId } from './layout.ts';
+import { HIVE_TYPES, PLAY_COLUMNS } from './schema.ts';
+
+/** The models, in the order they run. `file` is relative to the project root. */
+export const MODELS = [
+  { name: 'int_plays_local', file: 'sql/intermediate/int_plays_local.sql' },
+  { name: 'daily_rollups', file: 'sql/marts/daily_rollups.sql' },
+  { name: 'period_snapshots', file: 'sql/marts/period_snapshots.sql' },
+] as const;
+
+export type ModelName = (typeof MODELS)[number]['name'];
+
+const HOURLY = 'STRUCT(hour INTEGER, listens BIGINT, ms BIGINT)[]';
+
+/**
+ * The columns of each mart, in order, with their DuckDB types. The views made by `martSource`
+ * have exactly these columns (`user_id` first); the files hold all but `user_id`.
+ */
+export const MART_COLUMNS: Record<Mart, readonly (readonly [string, string])[]> = {
+  daily_rollups: [
+    ['user_id', 'VARCHAR'],
+    ['local_date', 'DATE'],
+    ['streams', 'BIGINT'],
+    ['listens', 'BIGINT'],
+    ['skips', 'BIGINT'],
+    ['track_ms', 'BIGINT'],
+    ['episode_ms', 'BIGINT'],
+    ['audiobook_ms', 'BIGINT'],
+    ['hourly', HOURLY],
+    ['artists', 'STRUCT(artist_name VARCHAR, plays BIGINT, ms BIGINT)[]'],
+    [
+      'tracks',
+      'STRUCT(track_key VARCHAR, track_uri VARCHAR, track_name VARCHAR, artist_name VARCHAR, album_name VARCHAR, plays BIGINT, ms BIGINT)[]',
+    ],
+    ['albums', 'STRUCT(album_key VARCHAR, album_name VARCHAR, artist_name VARCHAR, plays BIGINT, ms BIGINT)[]'],
+    ['shows', 'STRUCT(show_name VARCHAR, streams BIGINT, ms BIGINT)[]'],
+  ],
+  period_snapshots: [
+    ['user_id', 'VARCHAR'],
+    ['period_type', 'VARCHAR'],
+    ['period_key', 'VARCHAR'],
+    ['period_start', 'DATE'],
+    ['period_end', 'DATE'],
+    ['streams', 'BIGINT'],
+    ['listens', 'BIGINT'],
+    ['skips', 'BIGINT'],
+    ['track_ms', 'BIGINT'],
+    ['episode_ms', 'BIGINT'],
+    ['audiobook_ms', 'BIGINT'],
+    ['active_days', 'BIGINT'],
+    ['unique_tracks', 'BIGINT'],
+    ['unique_artists', 'BIGINT'],
+    ['unique_albums', 'BIGINT'],
+    ['longest_streak_days', 'BIGINT'],
+    ['longest_streak_start', 'DATE'],
+    ['longest_streak_end', 'DATE'],
+    ['top_artists', 'STRUCT(rank INTEGER, artist_name VARCHAR, plays BIGINT, ms BIGINT)[]'],
+    [
+      'top_tracks',
+      'STRUCT(rank INTEGER, track_name VARCHAR, artist_name VARCHAR, album_name VARCHAR, track_uri VARCHAR, plays BIGINT, ms BIGINT)[]',
+    ],
+    ['top_albums', 'STRUCT(rank INTEGER, album_name VARCHAR, artist_name VARCHAR, plays BIGINT, ms BIGINT)[]'],
+    ['hourly', HOURLY],
+    ['weekday', 'STRUCT(iso_weekday INTEGER, listens BIGINT, ms BIGINT)[]'],
+    ['built_at', 'TIMESTAMPTZ'],
+  ],
+};
+
+/** Order of rows inside a mart file. */
+const MART_ORDER: Record<Mart, string> = {
+  daily_rollups: 'local_date',
+  period_snapshots: `period_type, period_key`,
+};
+
+/** The SQL text of a model, ready to be wrapped in `CREATE VIEW ... AS` (no trailing semicolon). */
+export async function modelSql(name: ModelName): Promise<string> {
+  const model = MODELS.find((m) => m.name === name);
+  if (!model) throw new Error(`unknown model "${name}"`);
+  const text = await fs.readFile(path.join(PROJECT_ROOT, model.file), 'utf8');
+  return text.trim().replace(/;\s*$/, '');
+}
+
+/** A relation with the given columns and no rows, for views over partitions that have no files yet. */
+function emptyRelation(columns: readonly (readonly [string, string])[]): string {
+  return `select ${columns.map(([name, type]) => `cast(null as ${type}) as ${ident(name)}`).join(', ')} limit 0`;
+}
+
+function fileList(files: readonly string[]): string {
+  return `[${files.map(literal).join(', ')}]`;
+}
+
+/**
+ * SQL (a SELECT) for the view `plays` over the live plays files: every column of PLAY_COLUMNS, then
+ * the Hive keys `user_id` and `year`. Only `userId`'s files when given. With no files it is an
+ * empty relation with the same columns.
+ */
+export async function playsSource(layout: Layout, userId?: string): Promise<string> {
+  const files = await liveFiles(userId === undefined ? layout.playsRoot : layout.userPlays(userId));
+  const columns = [...PLAY_COLUMNS, ['user_id', 'VARCHAR'], ['year', 'INTEGER']] as const;
+  if (files.length === 0) return emptyRelation(columns);
+  return (
+    `select ${columns.map(([name]) => ident(name)).join(', ')} ` +
+    `from read_parquet(${fileList(files)}, hive_partitioning = true, hive_types = ${HIVE_TYPES})`
+  );
+}
+
+/**
+ * SQL (a SELECT) for the view of a mart over its live files, with the columns of MART_COLUMNS
+ * (`user_id` first). Only `userId`'s file when given. With no files it is an empty relation with
+ * the same columns.
+ */
+export async function martSource(layout: Layout, mart: Mart, userId?: string): Promise<string> {
+  const files =
+    userId === undefined
+      ? await liveFiles(layout.martRoot(mart))
+      : [await liveFile(layout.martPartition(mart, userId))].filter((f): f is string => f !== undefined);
+  const columns = MART_COLUMNS[mart];
+  if (files.length === 0) return emptyRelation(columns);
+  return (
+    `select ${columns.map(([name]) => ident(name)).join(', ')} ` +
+    `from read_parquet(${fileList(files)}, hive_partitioning = true, ` +
+    `hive_types = {'user_id': VARCHAR}, union_by_name = true)`
+  );
+}
+
+export class InvalidTimezoneError extends Error {}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Parameters of one model run. */
+export interface ModelScope {
+  userId: string;
+  /** IANA time zone of the user, e.g. 'Europe/Paris'. */
+  timezone: string;
+  /** Local dates ('YYYY-MM-DD') to rebuild; undefined = every day. */
+  days?: readonly string[];
+  /** The build time (defaults to now); fixes build_date (local today) and built_at. */
+  now?: Date;
+}
+
+/** Set the DuckDB variables the models read (see the top of this file). Validates the scope. */
+export async function setModelVariables(db: Db, scope: ModelScope): Promise<void> {
+  assertUserId(scope.userId);
+  const known = await db.one<{ n: number }>(`select count(*) as n from pg_timezone_names() where name = $1`, [
+    scope.timezone,
+  ]);
+  if (!known?.n) throw new InvalidTimezoneError(`unknown time zone "${scope.timezone}"`);
+  for (const d of scope.days ?? []) {
+    const t = new Date(`${d}T00:00:00Z`);
+    if (!DAY.test(d) || Number.isNaN(t.getTime()) || t.toISOString().slice(0, 10) !== d) {
+      throw new RangeError(`invalid local date "${d}": expected YYYY-MM-DD`);
+    }
+  }
+  const now = (scope.now ?? new Date()).toISOString();
+  await db.run(`SET VARIABLE scope_user_id = $1::VARCHAR`, [scope.userId]);
+  await db.run(`SET VARIABLE scope_timezone = $1::VARCHAR`, [scope.timezone]);
+  if (scope.days === undefined) await db.run(`SET VARIABLE scope_days = NULL::DATE[]`);
+  else await db.run(`SET VARIABLE scope_days = $1::DATE[]`, [stringList([...new Set(scope.days)].sort())]);
+  await db.run(`SET VARIABLE built_at = $1::TIMESTAMPTZ`, [now]);
+  await db.run(`SET VARIABLE build_date = cast(timezone($1, $2::TIMESTAMPTZ) as DATE)`, [scope.timezone, now]);
+}
+
+const VARIABLES = ['scope_user_id', 'scope_timezone', 'scope_days', 'build_date', 'built_at'];
+
+/** Freshness of the marts, per user, as kept in `<home>/warehouse/_models.json`. */
+export interface UserModelState {
+  /** ISO time of the last build of each mart. */
+  daily_rollups?: string;
+  period_snapshots?: string;
+  /** Time zone the marts were built in. */
+  timezone?: string;
+}
+export type ModelState = Record<string, UserModelState>;
+
+/** The freshness of every user's marts ({} when nothing was ever built). For `rewind status`. */
+export async function readModelState(layout: Layout): Promise<ModelState> {
+  return (await readJson<ModelState>(layout.models)) ?? {};
+}
+
+export type BuildOptions = ModelScope;
+
+export interface BuildResult {
+  /** Daily rows (re)computed for the days in scope (days in scope that have plays). */
+  days: number;
+  /** Rows now in the user's daily_rollups. */
+  dailyRows: number;
+  /** Rows now in the user's period_snapshots. */
+  snapshotRows: number;
+  /** True when every day was rebuilt (no `days`, first build, or a changed time zone). */
+  full: boolean;
+}
+
+/** Temporary objects a build creates on the connection (dropped afterwards). */
+const TEMP_OBJECTS = [
+  ['VIEW', 'plays'],
+  ['VIEW', 'int_plays_local'],
+  ['TABLE', 'daily_rollups__rebuilt'],
+  ['TABLE', 'daily_rollups'],
+  ['TABLE', 'period_snapshots'],
+] as const;
+
+async function dropTempObjects(db: Db): Promise<void> {
+  for (const [kind, name] of [...TEMP_OBJECTS].reverse()) await db.run(`DROP ${kind} IF EXISTS temp.${ident(name)}`);
+}
+
+function martColumnsWithoutUser(mart: Mart): string {
+  return MART_COLUMNS[mart]
+    .filter(([name]) => name !== 'user_id')
+    .map(([name, type]) => `cast(${ident(name)} as ${type}) as ${ident(name)}`)
+    .join(', ');
+}
+
+/**
+ * Build the marts of one user: daily_rollups for the days in scope (merged into the user's existing
+ * daily_rollups: other days kept as they are, days in scope replaced, a day without plays any more
+ * removed), then period_snapshots in full from the merged daily_rollups; then record freshness.
+ *
+ * Every day is rebuilt when `days` is undefined, when the user was never built, or when the time zone
+ * differs from the one of the last build (local dates move with the zone).
+ *
+ * Uses temporary views/tables named after the models on `db` (shadowing views of the same name
+ * while it runs): run one build at a time per Db, and one build at a time per user.
+ */
+export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): Promise<BuildResult> {
+  const userId = assertUserId(opts.userId);
+  const now = opts.now ?? new Date();
+  const previous = (await readModelState(layout))[userId];
+  const full = opts.days === undefined || previous === undefined || previous.timezone !== opts.timezone;
+  const scope: ModelScope = { userId, timezone: opts.timezone, now, ...(full ? {} : { days: opts.days }) };
+
+  await dropTempObjects(db);
+  try {
+    await setModelVariables(db, scope);
+    await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
+    await db.run(`CREATE TEMP VIEW int_plays_local AS\n${await modelSql('int_plays_local')}\n`);
+    await db.run(`CREATE TEMP TABLE daily_rollups__rebuilt AS\n${await modelSql('daily_rollups')}\n`);
+
+    const kept = full
+      ? ''
+      : `union all by name
+         select * from (${await martSource(layout, 'daily_rollups', userId)})
+         where local_date not in (select unnest(getvariable('scope_days')))`;
+    await db.run(`CREATE TEMP TABLE daily_rollups AS select * from daily_rollups__rebuilt ${kept}`);
+
+    const rebuilt = await db.one<{ n: number }>(`select count(*) as n from daily_rollups__rebuilt`);
+    const dailyRows = await writeGeneration(
+      db,
+      layout.martPartition('daily_rollups', userId),
+      `select ${martColumnsWithoutUser('daily_rollups')} from temp.daily_rollups order by ${MART_ORDER.daily_rollups}`,
+    );
+
+    await db.run(`CREATE TEMP TABLE period_snapshots AS\n${await modelSql('period_snapshots')}\n`);
+    const snapshotRows = await writeGeneration(
+      db,
+      layout.martPartition('period_snapshots', userId),
+      `select ${martColumnsWithoutUser('period_snapshots')} from temp.period_snapshots order by ${MART_ORDER.period_snapshots}`,
+    );
+
+    const iso = now.toISOString();
+    const state = await readModelState(layout);
+    state[userId] = { daily_rollups: iso, period_snapshots: iso, timezone: opts.timezone };
+    await writeJsonAtomic(layout.models, state);
+
+    return { days: Number(rebuilt?.n ?? 0), dailyRows, snapshotRows, full };
+  } finally {
+    await dropTempObjects(db);
+    for (const v of VARIABLES) await db.run(`RESET VARIABLE ${ident(v)}`);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Read access to the warehouse for people and tools: views over the live Parquet files.
+ * Readers never lock writers: files are immutable, a change renames a new generation into place.
+ */
+import { type Db, type DbOptions, withDb } from './duckdb.ts';
+import { MARTS, type Layout } from './layout.ts';
+import { martSource, playsSource } from './models.ts';
+
+/** Define the views plays, daily_rollups and period_snapshots over every user's live files. */
+export async function defineViews(db: Db, layout: Layout): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP VIEW plays AS ${await playsSource(layout)}`);
+  for (const mart of MARTS) await db.run(`CREATE OR REPLACE TEMP VIEW ${mart} AS ${await martSource(layout, mart)}`);
+}
+
+export interface QueryResult {
+  columns: string[];
+  types: string[];
+  rows: Record<string, unknown>[];
+}
+
+/**
+ * Run one query over the views. A writer may replace a file between our listing and the read;
+ * then the listing is taken again (files are never changed in place, only replaced).
+ */
+export async function queryWarehouse(layout: Layout, options: DbOptions, sql: string): Promise<QueryResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withDb(options, async (db) => {
+        await defineViews(db, layout);
+        return db.allJson(sql);
+      });
+    } catch (e) {
+      if (attempt < 5 && /No such file|cannot open file|Cannot open file/i.test(String(e))) continue;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * Names Temporal knows Rewind by, built in one place: task queues and workflow IDs (business keys).
+ * Pure and deterministic, so workflows, activities, the CLI and tests can all import it.
+ */
+
+/** The task queue every Rewind workflow and activity runs on. */
+export const TASK_QUEUE = 'rewind';
+
+/** One import per user and archive content: importing the same archive twice is the same workflow. */
+export function importWorkflowId(userId: string, sha256: string): string {
+  return `import:${userId}:${sha256}`;
+}
+
+/** The per-user sync workflow and its schedule. */
+export function syncWorkflowId(userId: string): string {
+  return `sync:${userId}`;
+}

@@ -1,0 +1,2 @@
+/** Every workflow the Rewind worker runs. Loaded by the worker's workflow bundle. */
+export { importExport, progressQuery } from './import.ts';
