@@ -70,9 +70,15 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
       // The same archive is being imported (or was): follow that run instead of starting another.
       handle = session.client.workflow.getHandle(importId);
     }
+    // One progress query at a time (the client retries a query internally), and the last one is
+    // awaited before the connection closes.
+    let inFlight: Promise<void> | undefined;
     const timer = opts.onProgress
       ? setInterval(() => {
-          handle.query<ImportProgress>('progress').then(opts.onProgress, () => undefined);
+          inFlight ??= handle
+            .query<ImportProgress>('progress')
+            .then(opts.onProgress, () => undefined)
+            .finally(() => (inFlight = undefined));
         }, 500)
       : undefined;
     try {
@@ -86,6 +92,7 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
       throw e;
     } finally {
       if (timer) clearInterval(timer);
+      await inFlight;
     }
   } finally {
     if (!opts.session) await session.close();

@@ -20,12 +20,15 @@ import type { TemporalEndpoint } from './temporal-server.ts';
 const WORKFLOWS_DIR = path.join(PROJECT_ROOT, 'workflows');
 
 let runtimeInstalled = false;
-/** Keep the SDK's own logging to warnings (a CLI shows its own progress). */
-function quietRuntime(): void {
+/**
+ * The SDK logs warnings for a long-running worker; a CLI command's in-process worker logs only
+ * errors (the command reports failures itself, without a stack trace).
+ */
+function quietRuntime(level: 'WARN' | 'ERROR' = 'ERROR'): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger(level) });
   } catch {
     // Already installed by the embedding program.
   }
@@ -97,7 +100,7 @@ export async function createWorker(
   endpoint: TemporalEndpoint,
   kind: 'worker' | 'cli' = 'cli',
 ): Promise<RunningWorker> {
-  quietRuntime();
+  quietRuntime(kind === 'worker' ? 'WARN' : 'ERROR');
   const connection = await NativeConnection.connect({ address: endpoint.address });
   const worker = await Worker.create({
     connection,

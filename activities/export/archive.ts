@@ -272,17 +272,18 @@ async function writeOut(
   mapError: (err: unknown) => Error,
 ): Promise<number> {
   const out = createWriteStream(dest);
-  let destError: unknown;
-  out.on('error', (err) => {
-    destError ??= err;
-  });
+  // The pipeline destroys every stream with the first error, so each stream ends up emitting it:
+  // the stream that emitted first is where it came from. (Listeners added before the pipeline's.)
+  let first: { fromDest: boolean; err: unknown } | undefined;
+  for (const s of streams) s.on('error', (err) => (first ??= { fromDest: false, err }));
+  out.on('error', (err) => (first ??= { fromDest: true, err }));
   try {
     await pipeline([...streams, out]);
   } catch (err) {
     await fs.rm(dest, { force: true }).catch(() => {});
-    if (destError !== undefined) throw destError;
     if (meter.callbackError !== undefined) throw meter.callbackError;
-    throw mapError(err);
+    if (first?.fromDest) throw first.err;
+    throw mapError(first?.err ?? err);
   }
   return meter.bytes;
 }

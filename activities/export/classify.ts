@@ -101,7 +101,7 @@ function describe(token: TokenType, plural: boolean): string {
     case TokenType.NULL:
       return plural ? 'nulls' : 'null';
     default:
-      return plural ? 'something else' : 'something else';
+      return 'something else';
   }
 }
 

@@ -10,7 +10,6 @@
 
 /** Control characters in archive entry names are shown escaped, so a name cannot forge log lines. */
 function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -159,6 +159,8 @@ export async function walkFolder(
       } else skipped.push(name);
     }
   }
+  // Sorted, so that files are judged, and limits crossed, in the same order on every machine.
+  files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { files, skipped };
 }
 

@@ -10,7 +10,7 @@ type Crc32 = (data: Uint8Array, value?: number) => number;
 
 let table: Uint32Array | undefined;
 /** Table-driven CRC-32 (IEEE), for Node versions before 20.15 that lack `zlib.crc32`. */
-function crc32Js(data: Uint8Array, value = 0): number {
+export function crc32Portable(data: Uint8Array, value = 0): number {
   if (!table) {
     table = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -27,7 +27,7 @@ function crc32Js(data: Uint8Array, value = 0): number {
 
 const nativeCrc32 = (zlib as unknown as { crc32?: Crc32 }).crc32;
 /** CRC-32 as used by ZIP, continuing from `value`. */
-export const crc32: Crc32 = typeof nativeCrc32 === 'function' ? nativeCrc32 : crc32Js;
+export const crc32: Crc32 = typeof nativeCrc32 === 'function' ? nativeCrc32 : crc32Portable;
 
 export interface MeterOptions {
   /** Most bytes allowed through; one more fails the stream before the offending chunk is passed on. */

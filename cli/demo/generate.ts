@@ -448,7 +448,9 @@ function buildCatalogue(seed: number, streams: number, t0: number, t1: number): 
   for (let a = 0; a < nArtists; a++) {
     artistAlbumStart[a] = albumNameArr.length;
     const name = rawNames[a]!;
-    const nAlbums = Math.min(12, 1 + Math.floor(-Math.log(1 - rng()) * 2.2));
+    // Favourites (low rank) tend to have larger catalogues.
+    const extra = rank[a]! < 40 ? randInt(rng, 2, 5) : rank[a]! < 200 ? randInt(rng, 0, 2) : 0;
+    const nAlbums = Math.min(14, 1 + extra + Math.floor(-Math.log(1 - rng()) * 2.2));
     // The debut comes before the artist's era (often long before the history starts).
     const debut = artistEraCenter[a]! - artistEraWidth[a]! * (0.8 + rng()) - rng() * 3 * YEAR;
     artistDebut[a] = debut;
@@ -483,7 +485,7 @@ function buildCatalogue(seed: number, streams: number, t0: number, t1: number): 
       const j = Math.floor(rng() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    for (let i = 0; i < n; i++) trackW[firstTrackOfArtist + order[i]!] = 1 / Math.pow(i + 1, 1.15);
+    for (let i = 0; i < n; i++) trackW[firstTrackOfArtist + order[i]!] = 1 / Math.pow(i + 1, 0.9);
   }
   artistAlbumStart[nArtists] = albumNameArr.length;
   albumTrackStart.push(trackNameArr.length);
@@ -650,7 +652,10 @@ function formatOfflineTs(row: Row, rng: Rng): string {
   if (row.start < OTS_SECONDS_FROM) return row.offline ? String(Math.floor(row.start)) : NULL;
   if (row.dev === Dev.Cast && rng() < 0.5) return '0';
   const sec = Math.floor(row.start / 1000) + randInt(rng, -1, 1);
-  if (rng() < 0.001) return `${sec}.${randInt(rng, 100, 999)}`;
+  if (rng() < 0.001) {
+    const frac = randInt(rng, 10, 99) * 10 + randInt(rng, 1, 9); // no trailing zero, as JSON writes it
+    return `${sec}.${frac}`;
+  }
   return String(sec);
 }
 
@@ -863,6 +868,9 @@ async function generate(sink: Sink, options: DemoOptions): Promise<GenResult> {
     fTs.push(ts);
     fBucket.push(sessionBucket);
     if (fTs.length >= fileTarget) await flushFile();
+    // Let the event loop run now and then, so the ZIP writer keeps compressing (on the thread
+    // pool) while rows are generated.
+    else if ((fTs.length & 255) === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   };
   const emitAudio = (row: Row): Promise<void> => pushAudio(row.ts, serialize(row), false);
 
@@ -899,7 +907,7 @@ async function generate(sink: Sink, options: DemoOptions): Promise<GenResult> {
   const sampleTrackOf = (a: number, now: number): number => {
     const [from, to] = artistTracks(a);
     // New releases get extra plays for a couple of months.
-    if (rng() < 0.35) {
+    if (rng() < 0.2) {
       for (let b = cat.artistAlbumStart[a + 1]! - 1; b >= cat.artistAlbumStart[a]!; b--) {
         const rel = cat.albumRelease[b]!;
         if (rel <= now && now - rel < 75 * DAY_MS) {
@@ -954,215 +962,231 @@ async function generate(sink: Sink, options: DemoOptions): Promise<GenResult> {
     const cc = trip ? trip.cc : 'DE';
     updateTaste(dayStartLocal);
 
-    // Sessions: draw lengths until the day's rows are covered, then start times.
+    // Sessions: draw lengths until the day's rows are covered, then start times. Sessions that
+    // come out shorter than planned (podcasts, repeats) leave rows for another round.
     let left = audioPerDay[d]!;
-    const plans: { start: number; len: number; hour: number }[] = [];
-    for (let planned = 0; planned < left; ) {
-      const len = Math.min(left - planned, 1 + Math.floor(-Math.log(1 - rng()) * 11));
-      const hour = pickWeighted(rng, profile);
-      plans.push({ start: berlinToUtc(dayStartLocal + hour * 3600_000 + Math.floor(rng() * 3600_000)), len, hour });
-      planned += len;
-    }
-    plans.sort((a, b) => a.start - b.start);
-
-    for (const plan of plans) {
-      if (left <= 0) break;
-      const dev = chooseDevice(plan.hour, weekend, trip !== null, plan.start);
-      let now = Math.max(plan.start, clock[dev]! + randInt(rng, 20_000, 900_000));
-      const platform = platforms.get(dev, now);
-      const commute = !weekend && ((plan.hour >= 7 && plan.hour < 9) || (plan.hour >= 17 && plan.hour < 19));
-      const offline = dev === Dev.Phone && rng() < (trip ? 0.25 : commute ? 0.08 : 0.02);
-      const syncLater = offline && rng() < 0.4;
-      const incognito = rng() < 0.005;
-      sessionBucket = rng() < 0.55 ? 0 : 1 + Math.floor(rng() * (fileBuckets - 1));
-
-      const podcastP = now >= podcastFrom ? (commute ? 0.12 : plan.hour < 9 ? 0.08 : 0.035) : 0;
-      const kindR = rng();
-      const kind: Kind =
-        dev !== Dev.Cast && kindR < podcastP
-          ? Kind.Podcast
-          : rng() < 0.48
-            ? Kind.Shuffle
-            : rng() < 0.45
-              ? Kind.Album
-              : rng() < 0.85
-                ? Kind.Radio
-                : Kind.Repeat;
-
-      const rows: Row[] = [];
-      const base = (start: number, ms: number, rs: string, re: string): Row => ({
-        ts: start + ms,
-        start,
-        platform,
-        dev,
-        ms,
-        cc,
-        track: -1,
-        episodeName: NULL,
-        showName: NULL,
-        episodeUri: NULL,
-        rs,
-        re,
-        shuffle: false,
-        skipped: false,
-        offline,
-        incognito,
-      });
-      let rs = SESSION_START[pickWeighted(rng, SESSION_START_W)]!;
-
-      if (kind === Kind.Podcast) {
-        const nEp = Math.min(plan.len, randInt(rng, 1, 3));
-        let show = cat.shows[pickWeighted(rng, showW)]!;
-        let budget = randInt(rng, 8, 70) * 60_000;
-        for (let i = 0; i < nEp && budget > 0; i++) {
-          let st = inProgress.get(show.id);
-          if (!st || rng() < 0.15) {
-            const latest = latestEpisode(show, now);
-            st = { k: rng() < 0.75 ? latest : Math.max(0, latest - randInt(rng, 1, 20)), pos: 0 };
-          }
-          const ep = episodeOf(seed, show, st.k);
-          const remaining = ep.durationMs - st.pos;
-          let ms: number;
-          let re: string;
-          if (rng() < 0.06) {
-            ms = randInt(rng, 0, 25_000); // a quick check-in
-            re = pick(rng, ['endplay', 'fwdbtn', 'clickrow', 'logout']);
-          } else if (remaining <= budget) {
-            ms = remaining;
-            re = 'trackdone';
-          } else {
-            ms = budget;
-            re = pick(rng, ['endplay', 'endplay', 'logout', 'unexpected-exit-while-paused', 'remote']);
-          }
-          const row = base(now, ms, rs, re);
-          row.episodeName = ep.name;
-          row.showName = show.name;
-          row.episodeUri = ep.uri;
-          row.skipped = ms < 30_000 && re !== 'trackdone';
-          rows.push(row);
-          budget -= ms;
-          if (re === 'trackdone') inProgress.delete(show.id);
-          else inProgress.set(show.id, { k: st.k, pos: Math.min(ep.durationMs - 1000, st.pos + ms) });
-          now += ms + randInt(rng, 200, 2500);
-          if (re === 'trackdone') {
-            rs = 'trackdone'; // autoplay: next episode of the same show
-            const next = inProgress.get(show.id);
-            if (!next) inProgress.set(show.id, { k: Math.min(latestEpisode(show, now), st.k + 1), pos: 0 });
-          } else {
-            rs = pick(rng, ['clickrow', 'playbtn', 'clickrow']);
-            show = cat.shows[pickWeighted(rng, showW)]!;
-            now += randInt(rng, 5_000, 120_000);
-          }
-        }
-      } else {
-        const shuffle = kind === Kind.Shuffle || (kind === Kind.Radio && rng() < 0.3);
-        const skipBase = kind === Kind.Shuffle ? 0.3 : kind === Kind.Radio ? 0.24 : kind === Kind.Album ? 0.1 : 0.03;
-        let artist = sampleArtist();
-        let albumCursor = -1;
-        let albumEnd = -1;
-        if (kind === Kind.Album) {
-          const from = cat.artistAlbumStart[artist]!;
-          const to = cat.artistAlbumStart[artist + 1]!;
-          let b = from;
-          for (let k = 0; k < 4; k++) {
-            const c = randInt(rng, from, to - 1);
-            if (cat.albumRelease[c]! <= now) b = Math.max(b, c);
-          }
-          albumCursor = cat.albumTrackStart[b]!;
-          albumEnd = cat.albumTrackStart[b + 1]!;
-          if (rng() < 0.3) albumCursor = randInt(rng, albumCursor, albumEnd - 1);
-        }
-        const repeatTrack = kind === Kind.Repeat ? sampleTrack(now) : -1;
-        let prev = -1;
-        let replay = -1;
-        for (let i = 0; i < plan.len; i++) {
-          let track: number;
-          if (replay >= 0) track = replay;
-          else if (kind === Kind.Repeat) track = repeatTrack;
-          else if (albumCursor >= 0 && albumCursor < albumEnd) track = albumCursor++;
-          else if (kind === Kind.Radio && rng() < 0.6) track = sampleTrackOf(artist, now);
-          else track = sampleTrack(now);
-          if (track === prev && kind !== Kind.Repeat && replay < 0) track = sampleTrack(now);
-          replay = -1;
-          if (kind === Kind.Radio && rng() < 0.05) artist = sampleArtist();
-          prev = track;
-
-          const dur = cat.trackDuration[track]!;
-          const last = i === plan.len - 1 || rows.length + 1 >= left;
-          let ms: number;
-          let re: string;
-          let skipped = false;
-          const r = rng();
-          const pSkip = skipBase * (0.4 + 1.3 * cat.trackSkipiness[track]!);
-          if (r < 0.007) {
-            ms = 0;
-            re = pick(rng, ['fwdbtn', 'fwdbtn', 'endplay', 'trackerror', 'clickrow']);
-            skipped = re !== 'trackerror';
-          } else if (last) {
-            re = SESSION_END[pickWeighted(rng, SESSION_END_W)]!;
-            if (re === 'trackdone') ms = dur;
-            else if (re === 'trackerror') ms = randInt(rng, 0, 3000);
-            else ms = Math.floor(dur * (0.03 + 0.94 * rng()));
-            skipped = re === 'endplay' && ms < dur * 0.8;
-          } else if (r < 0.007 + pSkip) {
-            const q = rng();
-            ms = q < 0.4 ? randInt(rng, 300, 5000) : q < 0.85 ? randInt(rng, 5000, 40_000) : randInt(rng, 40_000, 120_000);
-            ms = Math.min(ms, dur - 1000);
-            re = rng() < 0.9 ? 'fwdbtn' : 'backbtn';
-            skipped = re === 'fwdbtn' ? rng() < 0.96 : rng() < 0.5;
-            if (re === 'backbtn') replay = rng() < 0.6 || i === 0 ? track : prev;
-          } else if (r < 0.007 + pSkip + 0.04) {
-            ms = Math.floor(dur * (0.02 + 0.6 * rng()));
-            re = 'endplay'; // another row was clicked
-            skipped = true;
-          } else {
-            ms = rng() < 0.7 ? dur : Math.max(0, dur - randInt(rng, 1, 3000));
-            re = 'trackdone';
-          }
-          const row = base(now, ms, rs, re);
-          row.track = rng() < 0.0025 ? -1 : track; // unavailable content: every metadata key null
-          row.shuffle = shuffle;
-          row.skipped = skipped;
-          rows.push(row);
-          // Pauses make the wall-clock time longer than ms_played.
-          let wall = ms;
-          if (rng() < 0.04) wall += randInt(rng, 5_000, 1_800_000);
-          row.ts = now + wall;
-          now += wall + (re === 'trackdone' ? randInt(rng, 0, 400) : randInt(rng, 100, 1500));
-          rs = re === 'endplay' ? 'clickrow' : re === 'trackdone' || re === 'fwdbtn' || re === 'backbtn' ? re : pick(rng, ['clickrow', 'playbtn']);
-          if (rows.length >= left) break;
-        }
+    for (let round = 0; left > 0 && round < 6; round++) {
+      const plans: { start: number; len: number; hour: number }[] = [];
+      for (let planned = 0; planned < left; ) {
+        const len = Math.min(left - planned, 1 + Math.floor(-Math.log(1 - rng()) * 11));
+        const hour = pickWeighted(rng, profile);
+        plans.push({ start: berlinToUtc(dayStartLocal + hour * 3600_000 + Math.floor(rng() * 3600_000)), len, hour });
+        planned += len;
       }
+      plans.sort((a, b) => a.start - b.start);
 
-      // Post-processing: unexpected exits are logged when the app opens again; offline plays
-      // synced later all get (nearly) the same ts.
-      for (const row of rows) {
-        if (row.re === 'unexpected-exit' || row.re === 'unexpected-exit-while-paused') {
-          if (rng() < 0.6) row.ts += randInt(rng, 60_000, 14 * 3600_000);
-        }
-      }
-      clock[dev] = now;
-      if (syncLater) {
-        let sync = now + randInt(rng, 10 * 60_000, 8 * 3600_000);
-        for (const row of rows) {
-          if (rng() < 0.3) sync += 1000;
-          row.ts = sync;
-        }
-      }
-
-      for (const row of rows) {
+      for (const plan of plans) {
         if (left <= 0) break;
-        const str = serialize(row);
-        await pushAudio(row.ts, str, false);
-        left--;
-        if (left > 0 && rng() < 0.002) {
-          await pushAudio(row.ts, str, true); // Spotify logs some streams twice
+        let dev = chooseDevice(plan.hour, weekend, trip !== null, plan.start);
+        // A device plays one thing at a time. If it is still busy long after the session should
+        // start, use another free device; if all are busy (only at implausible stream counts),
+        // play anyway so the history stays within its dates.
+        const latest = plan.start + 2 * 3600_000;
+        if (clock[dev]! > latest) {
+          for (let k = 0; k < N_DEV; k++) {
+            if (k === Dev.Laptop && plan.start < laptopFrom) continue;
+            if (clock[k]! <= latest && (clock[dev]! > latest || clock[k]! < clock[dev]!)) dev = k as Dev;
+          }
+        }
+        const gap = randInt(rng, 20_000, 900_000);
+        let now = clock[dev]! > latest ? plan.start : Math.max(plan.start, clock[dev]! + gap);
+        const platform = platforms.get(dev, now);
+        const commute = !weekend && ((plan.hour >= 7 && plan.hour < 9) || (plan.hour >= 17 && plan.hour < 19));
+        const offline = dev === Dev.Phone && rng() < (trip ? 0.25 : commute ? 0.08 : 0.02);
+        const syncLater = offline && rng() < 0.4;
+        const incognito = rng() < 0.005;
+        sessionBucket = rng() < 0.55 ? 0 : 1 + Math.floor(rng() * (fileBuckets - 1));
+
+        // Podcasts take ~5-10% of the listening time whatever the density: a podcast session
+        // replaces a music session of plan.len rows, so short sessions make podcasts rarer.
+        const podcastP = now >= podcastFrom ? (commute ? 0.2 : plan.hour < 9 ? 0.13 : 0.055) * Math.min(1, plan.len / 11) : 0;
+        const kindR = rng();
+        const kind: Kind =
+          dev !== Dev.Cast && kindR < podcastP
+            ? Kind.Podcast
+            : rng() < 0.48
+              ? Kind.Shuffle
+              : rng() < 0.45
+                ? Kind.Album
+                : rng() < 0.85
+                  ? Kind.Radio
+                  : Kind.Repeat;
+
+        const rows: Row[] = [];
+        const base = (start: number, ms: number, rs: string, re: string): Row => ({
+          ts: start + ms,
+          start,
+          platform,
+          dev,
+          ms,
+          cc,
+          track: -1,
+          episodeName: NULL,
+          showName: NULL,
+          episodeUri: NULL,
+          rs,
+          re,
+          shuffle: false,
+          skipped: false,
+          offline,
+          incognito,
+        });
+        let rs = SESSION_START[pickWeighted(rng, SESSION_START_W)]!;
+
+        if (kind === Kind.Podcast) {
+          const nEp = Math.min(plan.len, randInt(rng, 1, 3));
+          let show = cat.shows[pickWeighted(rng, showW)]!;
+          let budget = randInt(rng, 8, 70) * 60_000;
+          for (let i = 0; i < nEp && budget > 0; i++) {
+            let st = inProgress.get(show.id);
+            if (!st || rng() < 0.15) {
+              const latest = latestEpisode(show, now);
+              st = { k: rng() < 0.75 ? latest : Math.max(0, latest - randInt(rng, 1, 20)), pos: 0 };
+            }
+            const ep = episodeOf(seed, show, st.k);
+            const remaining = ep.durationMs - st.pos;
+            let ms: number;
+            let re: string;
+            if (rng() < 0.06) {
+              ms = randInt(rng, 0, 25_000); // a quick check-in
+              re = pick(rng, ['endplay', 'fwdbtn', 'clickrow', 'logout']);
+            } else if (remaining <= budget) {
+              ms = remaining;
+              re = 'trackdone';
+            } else {
+              ms = budget;
+              re = pick(rng, ['endplay', 'endplay', 'logout', 'unexpected-exit-while-paused', 'remote']);
+            }
+            const row = base(now, ms, rs, re);
+            row.episodeName = ep.name;
+            row.showName = show.name;
+            row.episodeUri = ep.uri;
+            row.skipped = ms < 30_000 && re !== 'trackdone';
+            rows.push(row);
+            budget -= ms;
+            if (re === 'trackdone') inProgress.delete(show.id);
+            else inProgress.set(show.id, { k: st.k, pos: Math.min(ep.durationMs - 1000, st.pos + ms) });
+            now += ms + randInt(rng, 200, 2500);
+            if (re === 'trackdone') {
+              rs = 'trackdone'; // autoplay: next episode of the same show
+              const next = inProgress.get(show.id);
+              if (!next) inProgress.set(show.id, { k: Math.min(latestEpisode(show, now), st.k + 1), pos: 0 });
+            } else {
+              rs = pick(rng, ['clickrow', 'playbtn', 'clickrow']);
+              show = cat.shows[pickWeighted(rng, showW)]!;
+              now += randInt(rng, 5_000, 120_000);
+            }
+          }
+        } else {
+          const shuffle = kind === Kind.Shuffle || (kind === Kind.Radio && rng() < 0.3);
+          const skipBase = kind === Kind.Shuffle ? 0.3 : kind === Kind.Radio ? 0.24 : kind === Kind.Album ? 0.1 : 0.03;
+          let artist = sampleArtist();
+          let albumCursor = -1;
+          let albumEnd = -1;
+          if (kind === Kind.Album) {
+            const from = cat.artistAlbumStart[artist]!;
+            const to = cat.artistAlbumStart[artist + 1]!;
+            let b = from;
+            for (let k = 0; k < 4; k++) {
+              const c = randInt(rng, from, to - 1);
+              if (cat.albumRelease[c]! <= now) b = Math.max(b, c);
+            }
+            albumCursor = cat.albumTrackStart[b]!;
+            albumEnd = cat.albumTrackStart[b + 1]!;
+            if (rng() < 0.3) albumCursor = randInt(rng, albumCursor, albumEnd - 1);
+          }
+          const repeatTrack = kind === Kind.Repeat ? sampleTrack(now) : -1;
+          const repeats = randInt(rng, 2, 5); // then autoplay takes over
+          let prev = -1;
+          let replay = -1;
+          for (let i = 0; i < plan.len; i++) {
+            let track: number;
+            if (replay >= 0) track = replay;
+            else if (kind === Kind.Repeat && i < repeats) track = repeatTrack;
+            else if (albumCursor >= 0 && albumCursor < albumEnd) track = albumCursor++;
+            else if (kind === Kind.Radio && rng() < 0.6) track = sampleTrackOf(artist, now);
+            else track = sampleTrack(now);
+            if (track === prev && kind !== Kind.Repeat && replay < 0) track = sampleTrack(now);
+            replay = -1;
+            if (kind === Kind.Radio && rng() < 0.05) artist = sampleArtist();
+            prev = track;
+
+            const dur = cat.trackDuration[track]!;
+            const last = i === plan.len - 1 || rows.length + 1 >= left;
+            let ms: number;
+            let re: string;
+            let skipped = false;
+            const r = rng();
+            const pSkip = skipBase * (0.4 + 1.3 * cat.trackSkipiness[track]!);
+            if (r < 0.007) {
+              ms = 0;
+              re = pick(rng, ['fwdbtn', 'fwdbtn', 'endplay', 'trackerror', 'clickrow']);
+              skipped = re !== 'trackerror';
+            } else if (last) {
+              re = SESSION_END[pickWeighted(rng, SESSION_END_W)]!;
+              if (re === 'trackdone') ms = dur;
+              else if (re === 'trackerror') ms = randInt(rng, 0, 3000);
+              else ms = Math.floor(dur * (0.03 + 0.94 * rng()));
+              skipped = re === 'endplay' && ms < dur * 0.8;
+            } else if (r < 0.007 + pSkip) {
+              const q = rng();
+              ms = q < 0.4 ? randInt(rng, 300, 5000) : q < 0.85 ? randInt(rng, 5000, 40_000) : randInt(rng, 40_000, 120_000);
+              ms = Math.min(ms, dur - 1000);
+              re = rng() < 0.9 ? 'fwdbtn' : 'backbtn';
+              skipped = re === 'fwdbtn' ? rng() < 0.96 : rng() < 0.5;
+              if (re === 'backbtn') replay = rng() < 0.6 || i === 0 ? track : prev;
+            } else if (r < 0.007 + pSkip + 0.04) {
+              ms = Math.floor(dur * (0.02 + 0.6 * rng()));
+              re = 'endplay'; // another row was clicked
+              skipped = true;
+            } else {
+              ms = rng() < 0.7 ? dur : Math.max(0, dur - randInt(rng, 1, 3000));
+              re = 'trackdone';
+            }
+            const row = base(now, ms, rs, re);
+            row.track = rng() < 0.0025 ? -1 : track; // unavailable content: every metadata key null
+            row.shuffle = shuffle;
+            row.skipped = skipped;
+            rows.push(row);
+            // Pauses make the wall-clock time longer than ms_played.
+            let wall = ms;
+            if (rng() < 0.04) wall += randInt(rng, 5_000, 1_800_000);
+            row.ts = now + wall;
+            now += wall + (re === 'trackdone' ? randInt(rng, 0, 400) : randInt(rng, 100, 1500));
+            rs = re === 'endplay' ? 'clickrow' : re === 'trackdone' || re === 'fwdbtn' || re === 'backbtn' ? re : pick(rng, ['clickrow', 'playbtn']);
+            if (rows.length >= left) break;
+          }
+        }
+
+        // Post-processing: unexpected exits are logged when the app opens again; offline plays
+        // synced later all get (nearly) the same ts.
+        for (const row of rows) {
+          if (row.re === 'unexpected-exit' || row.re === 'unexpected-exit-while-paused') {
+            if (rng() < 0.6) row.ts += randInt(rng, 60_000, 14 * 3600_000);
+          }
+        }
+        clock[dev] = Math.max(clock[dev]!, now);
+        if (syncLater) {
+          let sync = now + randInt(rng, 10 * 60_000, 8 * 3600_000);
+          for (const row of rows) {
+            if (rng() < 0.3) sync += 1000;
+            row.ts = sync;
+          }
+        }
+
+        for (const row of rows) {
+          if (left <= 0) break;
+          const str = serialize(row);
+          await pushAudio(row.ts, str, false);
           left--;
+          if (left > 0 && rng() < 0.002) {
+            await pushAudio(row.ts, str, true); // Spotify logs some streams twice
+            left--;
+          }
         }
       }
-      // A too-short session (lengths are capped by the day's budget) leaves rows for the next one.
     }
-    // Anything left over (sessions came out shorter than planned) is played late in the evening.
+    // Anything still left over (very rare) is played late in the evening.
     while (left > 0) {
       const dev = Dev.Phone;
       let now = Math.max(berlinToUtc(dayStartLocal + 22 * 3600_000), clock[dev]! + 30_000);

@@ -1,5 +1,5 @@
--- period_snapshots: one row per user per period, built only from daily_rollups (never from plays),
--- so a rebuild costs little however many plays there are.
+-- period_snapshots: one row per period for the user in scope, built only from daily_rollups (never
+-- from plays), so a rebuild costs little however many plays there are.
 --
 -- Upstream:   daily_rollups
 -- Variables:  scope_user_id  VARCHAR      the user to build for
@@ -14,15 +14,21 @@
 --   calendar_year                key '2023'; Jan 1 .. Dec 31; every year with data
 --   calendar_month               key '2023-07'; first .. last day of the month; every month with data
 --
--- Measures (definitions of streams / listens / skips / *_ms / plays / ms as in daily_rollups):
+-- Measures (streams / listens / skips / *_ms / plays / ms as defined in daily_rollups):
 --   active_days               days with at least one listen
---   unique_tracks / _artists / _albums   distinct entries with at least one play (listen)
+--   unique_tracks / _artists / _albums   distinct tracks / artists / albums with >= 1 play
 --   longest_streak_days       longest run of consecutive local dates with >= 1 listen inside the
---                             period (earliest run on ties); 0 and NULL start/end when none
---   top_artists / top_tracks / top_albums   top 50 by plays desc, then ms desc, then name; rank 1..n;
---                             display names come from the latest day the entry was streamed
+--                             period (the earliest run on ties); 0 and NULL start/end when none
+--   top_artists / _tracks / _albums   top 50 by plays desc, then ms desc, then name (the
+--                             case-insensitive key: artist name; artist + track; artist + album);
+--                             rank 1..n. Names come from the last day in the period the entry was
+--                             streamed; track_uri is the track's latest known URI.
 --   hourly                    24 entries (hour 0..23): listens and track ms per local hour
 --   weekday                   7 entries (iso_weekday 1 = Monday .. 7 = Sunday): listens, track ms
+--
+-- Performance: entries of the daily lists are aggregated per period on their key only (no string
+-- aggregates); names are looked up afterwards for the top 50 alone. Lists are ordered with
+-- list_sort, which sorts structs by their first field (hour, iso_weekday, rank: unique).
 
 with daily_rollups as (
     select * from daily_rollups
@@ -38,10 +44,9 @@ build as (
 
 rolling_periods as (
     select
-        build.user_id,
         windows.period_type,
         strftime(build.build_date, '%Y-%m-%d') as period_key,
-        cast(build.build_date - cast(windows.days - 1 as integer) as date) as period_start,
+        cast(build.build_date - windows.days + 1 as date) as period_start,
         build.build_date as period_end
     from build
     cross join (
@@ -51,19 +56,16 @@ rolling_periods as (
 
 all_time_period as (
     select
-        build.user_id,
         'all_time' as period_type,
         'all' as period_key,
-        coalesce(min(daily_rollups.local_date), build.build_date) as period_start,
-        coalesce(max(daily_rollups.local_date), build.build_date) as period_end
+        coalesce(min(daily_rollups.local_date), any_value(build.build_date)) as period_start,
+        coalesce(max(daily_rollups.local_date), any_value(build.build_date)) as period_end
     from build
-    left join daily_rollups on daily_rollups.user_id = build.user_id
-    group by build.user_id, build.build_date
+    left join daily_rollups on true
 ),
 
 calendar_year_periods as (
     select distinct
-        user_id,
         'calendar_year' as period_type,
         strftime(local_date, '%Y') as period_key,
         make_date(year(local_date), 1, 1) as period_start,
@@ -73,7 +75,6 @@ calendar_year_periods as (
 
 calendar_month_periods as (
     select distinct
-        user_id,
         'calendar_month' as period_type,
         strftime(local_date, '%Y-%m') as period_key,
         cast(date_trunc('month', local_date) as date) as period_start,
@@ -82,319 +83,321 @@ calendar_month_periods as (
 ),
 
 periods as (
-    select * from rolling_periods
-    union all by name
-    select * from all_time_period
-    union all by name
-    select * from calendar_year_periods
-    union all by name
-    select * from calendar_month_periods
+    select
+        cast(row_number() over (order by period_type, period_key) as integer) as period_id,
+        *
+    from (
+        select * from rolling_periods
+        union all
+        select * from all_time_period
+        union all
+        select * from calendar_year_periods
+        union all
+        select * from calendar_month_periods
+    )
 ),
 
--- Which days fall in which period (keys only; measures are joined in where needed).
+-- Which days fall in which period.
 period_days as (
     select
-        periods.user_id,
-        periods.period_type,
-        periods.period_key,
-        daily_rollups.local_date
+        periods.period_id,
+        daily_rollups.local_date,
+        daily_rollups.streams,
+        daily_rollups.listens,
+        daily_rollups.skips,
+        daily_rollups.track_ms,
+        daily_rollups.episode_ms,
+        daily_rollups.audiobook_ms,
+        daily_rollups.hourly
     from periods
     inner join daily_rollups
-        on daily_rollups.user_id = periods.user_id
-        and daily_rollups.local_date between periods.period_start and periods.period_end
+        on daily_rollups.local_date between periods.period_start and periods.period_end
 ),
 
 totals as (
     select
-        period_days.user_id,
-        period_days.period_type,
-        period_days.period_key,
-        cast(sum(daily_rollups.streams) as bigint) as streams,
-        cast(sum(daily_rollups.listens) as bigint) as listens,
-        cast(sum(daily_rollups.skips) as bigint) as skips,
-        cast(sum(daily_rollups.track_ms) as bigint) as track_ms,
-        cast(sum(daily_rollups.episode_ms) as bigint) as episode_ms,
-        cast(sum(daily_rollups.audiobook_ms) as bigint) as audiobook_ms,
-        count(*) filter (where daily_rollups.listens > 0) as active_days
+        period_id,
+        cast(sum(streams) as bigint) as streams,
+        cast(sum(listens) as bigint) as listens,
+        cast(sum(skips) as bigint) as skips,
+        cast(sum(track_ms) as bigint) as track_ms,
+        cast(sum(episode_ms) as bigint) as episode_ms,
+        cast(sum(audiobook_ms) as bigint) as audiobook_ms,
+        count(*) filter (where listens > 0) as active_days
     from period_days
-    inner join daily_rollups using (user_id, local_date)
-    group by period_days.user_id, period_days.period_type, period_days.period_key
+    group by period_id
 ),
 
 -- Gaps and islands: consecutive active dates share local_date - row_number.
 active_period_days as (
     select
-        period_days.user_id,
-        period_days.period_type,
-        period_days.period_key,
-        period_days.local_date,
-        period_days.local_date - cast(
-            row_number() over (
-                partition by period_days.user_id, period_days.period_type, period_days.period_key
-                order by period_days.local_date
-            ) as integer
+        period_id,
+        local_date,
+        local_date - cast(
+            row_number() over (partition by period_id order by local_date) as integer
         ) as island
     from period_days
-    inner join daily_rollups using (user_id, local_date)
-    where daily_rollups.listens > 0
+    where listens > 0
 ),
 
 streaks as (
     select
-        user_id,
-        period_type,
-        period_key,
+        period_id,
         count(*) as streak_days,
         min(local_date) as streak_start,
         max(local_date) as streak_end
     from active_period_days
-    group by user_id, period_type, period_key, island
+    group by period_id, island
 ),
 
 longest_streaks as (
     select *
     from streaks
-    qualify row_number() over (
-        partition by user_id, period_type, period_key
-        order by streak_days desc, streak_start
-    ) = 1
-),
-
-day_hours as (
-    select user_id, local_date, unnest(hourly) as entry
-    from daily_rollups
-),
-
-hour_totals as (
-    select
-        period_days.user_id,
-        period_days.period_type,
-        period_days.period_key,
-        day_hours.entry.hour as hour,
-        cast(sum(day_hours.entry.listens) as bigint) as listens,
-        cast(sum(day_hours.entry.ms) as bigint) as ms
-    from period_days
-    inner join day_hours using (user_id, local_date)
-    group by all
+    qualify row_number() over (partition by period_id order by streak_days desc, streak_start) = 1
 ),
 
 hours as (
     select cast(range as integer) as hour from range(24)
 ),
 
+hour_totals as (
+    select
+        period_id,
+        entry.hour as hour,
+        cast(sum(entry.listens) as bigint) as listens,
+        cast(sum(entry.ms) as bigint) as ms
+    from (select period_id, unnest(hourly) as entry from period_days)
+    group by all
+),
+
 hourly as (
     select
-        periods.user_id,
-        periods.period_type,
-        periods.period_key,
-        list(
+        periods.period_id,
+        list_sort(list(
             struct_pack(
                 hour := hours.hour,
                 listens := coalesce(hour_totals.listens, 0),
                 ms := coalesce(hour_totals.ms, 0)
             )
-            order by hours.hour
-        ) as hourly
+        )) as hourly
     from periods
     cross join hours
     left join hour_totals
-        on hour_totals.user_id = periods.user_id
-        and hour_totals.period_type = periods.period_type
-        and hour_totals.period_key = periods.period_key
+        on hour_totals.period_id = periods.period_id
         and hour_totals.hour = hours.hour
-    group by periods.user_id, periods.period_type, periods.period_key
-),
-
-weekday_totals as (
-    select
-        period_days.user_id,
-        period_days.period_type,
-        period_days.period_key,
-        cast(isodow(period_days.local_date) as integer) as iso_weekday,
-        cast(sum(daily_rollups.listens) as bigint) as listens,
-        cast(sum(daily_rollups.track_ms) as bigint) as ms
-    from period_days
-    inner join daily_rollups using (user_id, local_date)
-    group by all
+    group by periods.period_id
 ),
 
 weekdays as (
     select cast(range as integer) as iso_weekday from range(1, 8)
 ),
 
+weekday_totals as (
+    select
+        period_id,
+        cast(isodow(local_date) as integer) as iso_weekday,
+        cast(sum(listens) as bigint) as listens,
+        cast(sum(track_ms) as bigint) as ms
+    from period_days
+    group by all
+),
+
 weekday as (
     select
-        periods.user_id,
-        periods.period_type,
-        periods.period_key,
-        list(
+        periods.period_id,
+        list_sort(list(
             struct_pack(
                 iso_weekday := weekdays.iso_weekday,
                 listens := coalesce(weekday_totals.listens, 0),
                 ms := coalesce(weekday_totals.ms, 0)
             )
-            order by weekdays.iso_weekday
-        ) as weekday
+        )) as weekday
     from periods
     cross join weekdays
     left join weekday_totals
-        on weekday_totals.user_id = periods.user_id
-        and weekday_totals.period_type = periods.period_type
-        and weekday_totals.period_key = periods.period_key
+        on weekday_totals.period_id = periods.period_id
         and weekday_totals.iso_weekday = weekdays.iso_weekday
-    group by periods.user_id, periods.period_type, periods.period_key
+    group by periods.period_id
 ),
 
+-- Artists ------------------------------------------------------------------------------------
+
 day_artists as (
-    select user_id, local_date, unnest(artists) as entry
-    from daily_rollups
+    select local_date, entry, lower(trim(entry.artist_name)) as artist_key
+    from (select local_date, unnest(artists) as entry from daily_rollups)
 ),
 
 artist_totals as (
     select
-        period_days.user_id,
-        period_days.period_type,
-        period_days.period_key,
-        lower(trim(day_artists.entry.artist_name)) as artist_key,
-        arg_max(day_artists.entry.artist_name, period_days.local_date) as artist_name,
+        period_days.period_id,
+        day_artists.artist_key,
         cast(sum(day_artists.entry.plays) as bigint) as plays,
-        cast(sum(day_artists.entry.ms) as bigint) as ms
+        cast(sum(day_artists.entry.ms) as bigint) as ms,
+        max(period_days.local_date) as last_date
     from period_days
-    inner join day_artists using (user_id, local_date)
+    inner join day_artists using (local_date)
     group by all
+),
+
+artist_counts as (
+    select period_id, count(*) filter (where plays > 0) as unique_artists
+    from artist_totals
+    group by period_id
 ),
 
 ranked_artists as (
     select
         *,
         cast(row_number() over (
-            partition by user_id, period_type, period_key
-            order by plays desc, ms desc, artist_name, artist_key
+            partition by period_id order by plays desc, ms desc, artist_key
         ) as integer) as rank
     from artist_totals
+    qualify rank <= 50
 ),
 
 top_artists as (
     select
-        user_id,
-        period_type,
-        period_key,
-        count(*) filter (where plays > 0) as unique_artists,
-        list(
-            struct_pack(rank := rank, artist_name := artist_name, plays := plays, ms := ms)
-            order by rank
-        ) filter (where rank <= 50) as top_artists
+        ranked_artists.period_id,
+        list_sort(list(
+            struct_pack(
+                rank := ranked_artists.rank,
+                artist_name := day_artists.entry.artist_name,
+                plays := ranked_artists.plays,
+                ms := ranked_artists.ms
+            )
+        )) as top_artists
     from ranked_artists
-    group by user_id, period_type, period_key
+    inner join day_artists
+        on day_artists.artist_key = ranked_artists.artist_key
+        and day_artists.local_date = ranked_artists.last_date
+    group by ranked_artists.period_id
 ),
 
+-- Tracks -------------------------------------------------------------------------------------
+
 day_tracks as (
-    select user_id, local_date, unnest(tracks) as entry
-    from daily_rollups
+    select local_date, entry, entry.track_key as track_key
+    from (select local_date, unnest(tracks) as entry from daily_rollups)
 ),
 
 track_totals as (
     select
-        period_days.user_id,
-        period_days.period_type,
-        period_days.period_key,
-        day_tracks.entry.track_key as track_key,
-        arg_max(day_tracks.entry.track_name, period_days.local_date) as track_name,
-        arg_max(day_tracks.entry.artist_name, period_days.local_date) as artist_name,
-        arg_max(day_tracks.entry.album_name, period_days.local_date) as album_name,
-        arg_max(day_tracks.entry.track_uri, period_days.local_date) as track_uri,
+        period_days.period_id,
+        day_tracks.track_key,
         cast(sum(day_tracks.entry.plays) as bigint) as plays,
-        cast(sum(day_tracks.entry.ms) as bigint) as ms
+        cast(sum(day_tracks.entry.ms) as bigint) as ms,
+        max(period_days.local_date) as last_date
     from period_days
-    inner join day_tracks using (user_id, local_date)
+    inner join day_tracks using (local_date)
     group by all
+),
+
+track_counts as (
+    select period_id, count(*) filter (where plays > 0) as unique_tracks
+    from track_totals
+    group by period_id
 ),
 
 ranked_tracks as (
     select
         *,
         cast(row_number() over (
-            partition by user_id, period_type, period_key
-            order by plays desc, ms desc, track_name, artist_name, track_key
+            partition by period_id order by plays desc, ms desc, track_key
         ) as integer) as rank
     from track_totals
+    qualify rank <= 50
+),
+
+-- The latest non-NULL URI of each track in a top list (any day, not only inside the period).
+track_uris as (
+    select
+        day_tracks.track_key,
+        arg_max(day_tracks.entry.track_uri, day_tracks.local_date) as track_uri
+    from day_tracks
+    where day_tracks.entry.track_uri is not null
+      and day_tracks.track_key in (select track_key from ranked_tracks)
+    group by day_tracks.track_key
 ),
 
 top_tracks as (
     select
-        user_id,
-        period_type,
-        period_key,
-        count(*) filter (where plays > 0) as unique_tracks,
-        list(
+        ranked_tracks.period_id,
+        list_sort(list(
             struct_pack(
-                rank := rank,
-                track_name := track_name,
-                artist_name := artist_name,
-                album_name := album_name,
-                track_uri := track_uri,
-                plays := plays,
-                ms := ms
+                rank := ranked_tracks.rank,
+                track_name := day_tracks.entry.track_name,
+                artist_name := day_tracks.entry.artist_name,
+                album_name := day_tracks.entry.album_name,
+                track_uri := track_uris.track_uri,
+                plays := ranked_tracks.plays,
+                ms := ranked_tracks.ms
             )
-            order by rank
-        ) filter (where rank <= 50) as top_tracks
+        )) as top_tracks
     from ranked_tracks
-    group by user_id, period_type, period_key
+    inner join day_tracks
+        on day_tracks.track_key = ranked_tracks.track_key
+        and day_tracks.local_date = ranked_tracks.last_date
+    left join track_uris on track_uris.track_key = ranked_tracks.track_key
+    group by ranked_tracks.period_id
 ),
 
+-- Albums -------------------------------------------------------------------------------------
+
 day_albums as (
-    select user_id, local_date, unnest(albums) as entry
-    from daily_rollups
+    select local_date, entry, entry.album_key as album_key
+    from (select local_date, unnest(albums) as entry from daily_rollups)
 ),
 
 album_totals as (
     select
-        period_days.user_id,
-        period_days.period_type,
-        period_days.period_key,
-        day_albums.entry.album_key as album_key,
-        arg_max(day_albums.entry.album_name, period_days.local_date) as album_name,
-        arg_max(day_albums.entry.artist_name, period_days.local_date) as artist_name,
+        period_days.period_id,
+        day_albums.album_key,
         cast(sum(day_albums.entry.plays) as bigint) as plays,
-        cast(sum(day_albums.entry.ms) as bigint) as ms
+        cast(sum(day_albums.entry.ms) as bigint) as ms,
+        max(period_days.local_date) as last_date
     from period_days
-    inner join day_albums using (user_id, local_date)
+    inner join day_albums using (local_date)
     group by all
+),
+
+album_counts as (
+    select period_id, count(*) filter (where plays > 0) as unique_albums
+    from album_totals
+    group by period_id
 ),
 
 ranked_albums as (
     select
         *,
         cast(row_number() over (
-            partition by user_id, period_type, period_key
-            order by plays desc, ms desc, album_name, artist_name, album_key
+            partition by period_id order by plays desc, ms desc, album_key
         ) as integer) as rank
     from album_totals
+    qualify rank <= 50
 ),
 
 top_albums as (
     select
-        user_id,
-        period_type,
-        period_key,
-        count(*) filter (where plays > 0) as unique_albums,
-        list(
+        ranked_albums.period_id,
+        list_sort(list(
             struct_pack(
-                rank := rank,
-                album_name := album_name,
-                artist_name := artist_name,
-                plays := plays,
-                ms := ms
+                rank := ranked_albums.rank,
+                album_name := day_albums.entry.album_name,
+                artist_name := day_albums.entry.artist_name,
+                plays := ranked_albums.plays,
+                ms := ranked_albums.ms
             )
-            order by rank
-        ) filter (where rank <= 50) as top_albums
+        )) as top_albums
     from ranked_albums
-    group by user_id, period_type, period_key
+    inner join day_albums
+        on day_albums.album_key = ranked_albums.album_key
+        and day_albums.local_date = ranked_albums.last_date
+    group by ranked_albums.period_id
 ),
 
 final as (
     select
-        periods.user_id,
+        build.user_id,
         periods.period_type,
         periods.period_key,
         periods.period_start,
@@ -406,9 +409,9 @@ final as (
         coalesce(totals.episode_ms, 0) as episode_ms,
         coalesce(totals.audiobook_ms, 0) as audiobook_ms,
         coalesce(totals.active_days, 0) as active_days,
-        coalesce(top_tracks.unique_tracks, 0) as unique_tracks,
-        coalesce(top_artists.unique_artists, 0) as unique_artists,
-        coalesce(top_albums.unique_albums, 0) as unique_albums,
+        coalesce(track_counts.unique_tracks, 0) as unique_tracks,
+        coalesce(artist_counts.unique_artists, 0) as unique_artists,
+        coalesce(album_counts.unique_albums, 0) as unique_albums,
         coalesce(longest_streaks.streak_days, 0) as longest_streak_days,
         longest_streaks.streak_start as longest_streak_start,
         longest_streaks.streak_end as longest_streak_end,
@@ -431,16 +434,19 @@ final as (
         ) as top_albums,
         hourly.hourly,
         weekday.weekday,
-        stamp.built_at
+        build.built_at
     from periods
-    cross join (select built_at from build) as stamp
-    inner join hourly using (user_id, period_type, period_key)
-    inner join weekday using (user_id, period_type, period_key)
-    left join totals using (user_id, period_type, period_key)
-    left join longest_streaks using (user_id, period_type, period_key)
-    left join top_artists using (user_id, period_type, period_key)
-    left join top_tracks using (user_id, period_type, period_key)
-    left join top_albums using (user_id, period_type, period_key)
+    cross join build
+    inner join hourly on hourly.period_id = periods.period_id
+    inner join weekday on weekday.period_id = periods.period_id
+    left join totals on totals.period_id = periods.period_id
+    left join longest_streaks on longest_streaks.period_id = periods.period_id
+    left join artist_counts on artist_counts.period_id = periods.period_id
+    left join top_artists on top_artists.period_id = periods.period_id
+    left join track_counts on track_counts.period_id = periods.period_id
+    left join top_tracks on top_tracks.period_id = periods.period_id
+    left join album_counts on album_counts.period_id = periods.period_id
+    left join top_albums on top_albums.period_id = periods.period_id
 )
 
 select * from final
