@@ -1,0 +1,147 @@
+/**
+ * The matching rule (sql/intermediate/int_plays_merged.sql) on real files and small fixtures:
+ * stageFile -> mergeStaged, with real DuckDB and real Parquet in a temp data folder.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, promises as fs, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Db } from '../../warehouse/duckdb.ts';
+import { Layout } from '../../warehouse/layout.ts';
+import { BadExportFileError, mergeStaged, stageFile, type StageFormat } from '../../warehouse/plays.ts';
+import { playsSource } from '../../warehouse/models.ts';
+
+const REAL = path.resolve(import.meta.dirname, '../../../shared/real-data');
+let root: string;
+let db: Db;
+
+before(async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'rewind-plays-test-'));
+  db = await Db.open();
+});
+after(async () => {
+  db.close();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+let n = 0;
+async function stage(jsonPath: string, format: StageFormat, importId = `i${++n}`) {
+  const outFile = path.join(root, 'staged', `${++n}.parquet`);
+  const result = await stageFile(db, { jsonPath, format, importId, entry: path.basename(jsonPath), outFile });
+  return { ...result, outFile };
+}
+
+function json(name: string, rows: unknown): string {
+  const p = path.join(root, name);
+  writeFileSync(p, JSON.stringify(rows));
+  return p;
+}
+
+async function count(layout: Layout, user: string, where = 'true'): Promise<number> {
+  const row = await db.one<{ n: number }>(`SELECT count(*) AS n FROM (${await playsSource(layout, user)}) WHERE ${where}`);
+  return row?.n ?? 0;
+}
+
+const ext = (ts: string, ms: number, track: string, extra: Record<string, unknown> = {}) => ({
+  ts, platform: 'ios', ms_played: ms, conn_country: 'DE', master_metadata_track_name: track,
+  master_metadata_album_artist_name: 'Artist', master_metadata_album_album_name: 'Album',
+  spotify_track_uri: `spotify:track:${track.replace(/\W/g, '')}`, reason_start: 'trackdone', reason_end: 'trackdone',
+  shuffle: false, skipped: false, offline: false, offline_timestamp: null, incognito_mode: false, ...extra,
+});
+
+describe('one stream, stored once', () => {
+  test('rows identical in every field are one stream; same ts and track with another ms_played are two', async () => {
+    const layout = new Layout(path.join(root, 'a'));
+    const file = json('Streaming_History_Audio_2024.json', [
+      ext('2024-05-01T10:00:00Z', 200000, 'Song A'),
+      ext('2024-05-01T10:00:00Z', 200000, 'Song A'),
+      ext('2024-05-01T10:00:00Z', 15000, 'Song A'),
+      ext('2024-05-01T10:05:00Z', 0, 'Song B'),
+    ]);
+    const s = await stage(file, 'extended');
+    assert.equal(s.rowsStaged, 4);
+    const m = await mergeStaged(db, layout, { userId: 'u', stagedFiles: [s.outFile], timezone: 'UTC' });
+    assert.deepEqual([m.added, m.duplicates], [3, 1]);
+    assert.equal(await count(layout, 'u'), 3);
+  });
+
+  test('a re-import, and an older layout without URIs, add nothing', async () => {
+    const layout = new Layout(path.join(root, 'b'));
+    const rows = [ext('2020-01-01T10:00:00Z', 180000, 'Old'), ext('2020-01-01T10:04:00Z', 180000, 'Old'), ext('2020-01-02T10:00:00Z', 5000, 'Other')];
+    const newer = await stage(json('Streaming_History_Audio_2020.json', rows), 'extended');
+    await mergeStaged(db, layout, { userId: 'u', stagedFiles: [newer.outFile], timezone: 'UTC' });
+    const again = await mergeStaged(db, layout, { userId: 'u', stagedFiles: [newer.outFile], timezone: 'UTC' });
+    assert.deepEqual([again.added, again.duplicates, again.affectedDays.length], [0, 3, 0]);
+    // The oldest endsong layout: no spotify_track_uri key at all, and a renamed track.
+    const old = rows.map(({ spotify_track_uri: _u, ...r }, i) => ({ ...r, master_metadata_track_name: i === 0 ? 'Old (Remastered)' : r.master_metadata_track_name, username: null }));
+    const endsong = await stage(json('endsong_0.json', old), 'extended');
+    const m = await mergeStaged(db, layout, { userId: 'u', stagedFiles: [endsong.outFile], timezone: 'UTC' });
+    assert.deepEqual([m.added, m.duplicates], [0, 3]);
+    assert.equal(await count(layout, 'u'), 3);
+  });
+
+  test('Account data and Extended history of the same person: each stream once, whichever comes first', async () => {
+    const extFile = path.join(REAL, 'extended/nate-downer_spotify-analysis/endsong_2.json');
+    const accFile = path.join(REAL, 'account/nate-downer_spotify-analysis/StreamingHistory0.json');
+    const x = await stage(extFile, 'extended');
+    const a = await stage(accFile, 'account_legacy');
+
+    const first = new Layout(path.join(root, 'account-first'));
+    const m1 = await mergeStaged(db, first, { userId: 'u', stagedFiles: [a.outFile], timezone: 'UTC' });
+    const m2 = await mergeStaged(db, first, { userId: 'u', stagedFiles: [x.outFile], timezone: 'UTC' });
+    assert.equal(m1.added, a.rowsStaged);
+    assert.ok(m2.superseded > 600, `account rows replaced by extended ones: ${m2.superseded}`);
+
+    const second = new Layout(path.join(root, 'extended-first'));
+    const m3 = await mergeStaged(db, second, { userId: 'u', stagedFiles: [x.outFile], timezone: 'UTC' });
+    const m4 = await mergeStaged(db, second, { userId: 'u', stagedFiles: [a.outFile], timezone: 'UTC' });
+    assert.equal(m4.duplicates, m2.superseded, 'the same pairs are found in both orders');
+    assert.equal(m3.added + m4.added, m1.added + m2.added - m2.superseded);
+    assert.equal(await count(first, 'u'), await count(second, 'u'));
+    // The Extended row won: the paired streams are stored with second precision and their URI.
+    assert.equal(await count(first, 'u', `source = 'account_export'`), await count(second, 'u', `source = 'account_export'`));
+    // Re-importing the account file after all that adds nothing.
+    const m5 = await mergeStaged(db, first, { userId: 'u', stagedFiles: [a.outFile], timezone: 'UTC' });
+    assert.equal(m5.added, 0);
+  });
+
+  test('every real export file stages without a crash, and its rejected rows carry reasons', async () => {
+    for (const dir of ['extended', 'account']) {
+      for (const owner of await fs.readdir(path.join(REAL, dir))) {
+        for (const f of await fs.readdir(path.join(REAL, dir, owner))) {
+          const format: StageFormat = dir === 'extended' ? 'extended'
+            : f.includes('_podcast_') ? 'account_podcast' : f.includes('_audiobook_') ? 'account_audiobook'
+            : f.includes('_music_') ? 'account_music' : 'account_legacy';
+          const s = await stage(path.join(REAL, dir, owner, f), format);
+          assert.ok(s.rowsRead > 0, `${owner}/${f}`);
+          assert.equal(s.rowsStaged + s.rejected.reduce((k, r) => k + r.rows, 0), s.rowsRead, `${owner}/${f}`);
+        }
+      }
+    }
+  });
+
+  test('a file that is not a JSON array of streams is refused naming the file and the reason', async () => {
+    const file = json('Streaming_History_Audio_2021.json', { ts: '2021-01-01T00:00:00Z' });
+    await assert.rejects(stage(file, 'extended'), (e: unknown) => {
+      assert.ok(e instanceof BadExportFileError);
+      assert.match(e.message, /Streaming_History_Audio_2021\.json: expected a JSON array/);
+      return true;
+    });
+  });
+
+  test('rows with a bad ts or ms_played are rejected with a reason; the rest are kept', async () => {
+    const file = json('Streaming_History_Audio_2022.json', [
+      ext('2022-03-01T10:00:00Z', 1000, 'ok'),
+      ext('yesterday', 1000, 'bad ts'),
+      ext('2022-03-01T11:00:00Z', -5, 'negative'),
+      ext('2022-03-01T12:00:00Z', 'lots', 'nan'),
+    ]);
+    const s = await stage(file, 'extended');
+    assert.equal(s.rowsStaged, 1);
+    assert.deepEqual(
+      s.rejected.map((r) => [r.reason, r.rows, r.firstRow]).sort(),
+      [['ms_played is missing or not a number', 1, 4], ['ms_played is negative', 1, 3], ['ts is missing or not a timestamp', 1, 2]],
+    );
+  });
+});
