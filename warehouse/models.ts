@@ -127,7 +127,7 @@ export async function playsSource(layout: Layout, userId?: string): Promise<stri
   if (files.length === 0) return emptyRelation(columns);
   return (
     `select ${columns.map(([name]) => ident(name)).join(', ')} ` +
-    `from read_parquet(${fileList(files)}, hive_partitioning = true, hive_types = ${HIVE_TYPES})`
+    `from read_parquet(${fileList(files)}, hive_partitioning = true, hive_types = ${HIVE_TYPES}, union_by_name = true)`
   );
 }
 
@@ -181,10 +181,16 @@ export async function setModelVariables(db: Db, scope: ModelScope): Promise<void
   const now = (scope.now ?? new Date()).toISOString();
   await db.run(`SET VARIABLE scope_user_id = $1::VARCHAR`, [scope.userId]);
   await db.run(`SET VARIABLE scope_timezone = $1::VARCHAR`, [scope.timezone]);
-  if (scope.days === undefined) await db.run(`SET VARIABLE scope_days = NULL::DATE[]`);
-  else await db.run(`SET VARIABLE scope_days = $1::DATE[]`, [stringList([...new Set(scope.days)].sort())]);
+  await setScopeDays(db, scope.days);
   await db.run(`SET VARIABLE built_at = $1::TIMESTAMPTZ`, [now]);
   await db.run(`SET VARIABLE build_date = cast(timezone($1, $2::TIMESTAMPTZ) as DATE)`, [scope.timezone, now]);
+}
+
+/** Set `scope_days` (NULL for every day), sorted and without duplicates. */
+async function setScopeDays(db: Db, days: readonly string[] | undefined): Promise<void> {
+  if (days === undefined) await db.run(`SET VARIABLE scope_days = NULL::DATE[]`);
+  else if (days.length === 0) await db.run(`SET VARIABLE scope_days = []::DATE[]`);
+  else await db.run(`SET VARIABLE scope_days = $1::DATE[]`, [stringList([...new Set(days)].sort())]);
 }
 
 const VARIABLES = ['scope_user_id', 'scope_timezone', 'scope_days', 'build_date', 'built_at'];
@@ -213,7 +219,7 @@ export interface BuildResult {
   dailyRows: number;
   /** Rows now in the user's period_snapshots. */
   snapshotRows: number;
-  /** True when every day was rebuilt (no `days`, first build, or a changed time zone). */
+  /** True when every day was rebuilt (no `days`, first build, a changed time zone or mart shape). */
   full: boolean;
 }
 
@@ -226,8 +232,10 @@ const TEMP_OBJECTS = [
   ['TABLE', 'period_snapshots'],
 ] as const;
 
-async function dropTempObjects(db: Db): Promise<void> {
+/** Drop the build's temporary objects and variables. */
+async function cleanUp(db: Db): Promise<void> {
   for (const [kind, name] of [...TEMP_OBJECTS].reverse()) await db.run(`DROP ${kind} IF EXISTS temp.${ident(name)}`);
+  for (const v of VARIABLES) await db.run(`RESET VARIABLE ${ident(v)}`);
 }
 
 function martColumnsWithoutUser(mart: Mart): string {
@@ -237,13 +245,68 @@ function martColumnsWithoutUser(mart: Mart): string {
     .join(', ');
 }
 
+/** Whether a stored mart file has exactly the columns (and types) the mart has now. */
+async function hasMartColumns(db: Db, file: string, mart: Mart): Promise<boolean> {
+  type Column = { column_name: string; column_type: string };
+  const shape = (cols: Column[]) => JSON.stringify(cols.map((c) => [c.column_name, c.column_type]));
+  const actual = await db.all<Column>(`DESCRIBE SELECT * FROM read_parquet(${literal(file)}, hive_partitioning = false)`);
+  const expected = await db.all<Column>(
+    `DESCRIBE ${emptyRelation(MART_COLUMNS[mart].filter(([name]) => name !== 'user_id'))}`,
+  );
+  return shape(actual) === shape(expected);
+}
+
+/** Every date of a calendar year, as 'YYYY-MM-DD'. */
+function datesOfYear(year: number): string[] {
+  const out: string[] = [];
+  for (let t = Date.UTC(year, 0, 1); new Date(t).getUTCFullYear() === year; t += 86_400_000) {
+    out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+/**
+ * Run daily_rollups for the days in scope into the temporary table `table`, one local calendar
+ * year at a time: memory stays bounded by one year of plays however long the history, and
+ * int_plays_local's coarse filters let each pass read about one year of files. Leaves `scope_days`
+ * as the whole scope again. Returns the number of rows.
+ */
+async function rebuildDays(db: Db, scope: ModelScope, table: string): Promise<number> {
+  const sql = await modelSql('daily_rollups');
+  const chunks = new Map<number, string[]>();
+  if (scope.days === undefined) {
+    const span = await db.one<{ first: number | null; last: number | null }>(
+      `select cast(year(timezone(getvariable('scope_timezone'), min(started_at))) as integer) as first,
+              cast(year(timezone(getvariable('scope_timezone'), max(started_at))) as integer) as last
+       from plays where user_id = getvariable('scope_user_id')`,
+    );
+    if (span?.first != null && span.last != null) {
+      for (let y = span.first; y <= span.last; y++) chunks.set(y, datesOfYear(y));
+    }
+  } else {
+    for (const d of [...new Set(scope.days)].sort()) {
+      const y = Number(d.slice(0, 4));
+      chunks.set(y, [...(chunks.get(y) ?? []), d]);
+    }
+  }
+  await setScopeDays(db, []);
+  await db.run(`CREATE TEMP TABLE ${ident(table)} AS\n${sql}\n`);
+  for (const days of chunks.values()) {
+    await setScopeDays(db, days);
+    await db.run(`INSERT INTO ${ident(table)} BY NAME SELECT * FROM (\n${sql}\n)`);
+  }
+  await setScopeDays(db, scope.days);
+  return (await db.one<{ n: number }>(`select count(*) as n from ${ident(table)}`))?.n ?? 0;
+}
+
 /**
  * Build the marts of one user: daily_rollups for the days in scope (merged into the user's existing
  * daily_rollups: other days kept as they are, days in scope replaced, a day without plays any more
  * removed), then period_snapshots in full from the merged daily_rollups; then record freshness.
  *
- * Every day is rebuilt when `days` is undefined, when the user was never built, or when the time zone
- * differs from the one of the last build (local dates move with the zone).
+ * Every day is rebuilt when `days` is undefined, when the user was never built, when the time zone
+ * differs from the one of the last build (local dates move with the zone), or when the stored
+ * daily_rollups file has other columns than the mart has now (it was written by another version).
  *
  * Uses temporary views/tables named after the models on `db` (shadowing views of the same name
  * while it runs): run one build at a time per Db, and one build at a time per user.
@@ -252,24 +315,33 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
   const userId = assertUserId(opts.userId);
   const now = opts.now ?? new Date();
   const previous = (await readModelState(layout))[userId];
-  const full = opts.days === undefined || previous === undefined || previous.timezone !== opts.timezone;
+  const stored = await liveFile(layout.martPartition('daily_rollups', userId));
+  const full =
+    opts.days === undefined ||
+    previous === undefined ||
+    previous.timezone !== opts.timezone ||
+    (stored !== undefined && !(await hasMartColumns(db, stored, 'daily_rollups')));
   const scope: ModelScope = { userId, timezone: opts.timezone, now, ...(full ? {} : { days: opts.days }) };
 
-  await dropTempObjects(db);
+  await cleanUp(db);
   try {
     await setModelVariables(db, scope);
     await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
     await db.run(`CREATE TEMP VIEW int_plays_local AS\n${await modelSql('int_plays_local')}\n`);
-    await db.run(`CREATE TEMP TABLE daily_rollups__rebuilt AS\n${await modelSql('daily_rollups')}\n`);
-
-    const kept = full
-      ? ''
-      : `union all by name
+    // The user's daily_rollups as they must now be, in the temporary table daily_rollups: the days
+    // in scope rebuilt, the other days as stored.
+    let rebuilt: number;
+    if (full) rebuilt = await rebuildDays(db, scope, 'daily_rollups');
+    else {
+      rebuilt = await rebuildDays(db, scope, 'daily_rollups__rebuilt');
+      await db.run(
+        `CREATE TEMP TABLE daily_rollups AS
+         select * from daily_rollups__rebuilt
+         union all by name
          select * from (${await martSource(layout, 'daily_rollups', userId)})
-         where local_date not in (select unnest(getvariable('scope_days')))`;
-    await db.run(`CREATE TEMP TABLE daily_rollups AS select * from daily_rollups__rebuilt ${kept}`);
-
-    const rebuilt = await db.one<{ n: number }>(`select count(*) as n from daily_rollups__rebuilt`);
+         where local_date not in (select unnest(getvariable('scope_days')))`,
+      );
+    }
     const dailyRows = await writeGeneration(
       db,
       layout.martPartition('daily_rollups', userId),
@@ -288,9 +360,9 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
     state[userId] = { daily_rollups: iso, period_snapshots: iso, timezone: opts.timezone };
     await writeJsonAtomic(layout.models, state);
 
-    return { days: Number(rebuilt?.n ?? 0), dailyRows, snapshotRows, full };
+    return { days: rebuilt, dailyRows, snapshotRows, full };
   } finally {
-    await dropTempObjects(db);
-    for (const v of VARIABLES) await db.run(`RESET VARIABLE ${ident(v)}`);
+    // Best effort: a failure here must not hide the build's own error.
+    await cleanUp(db).catch(() => undefined);
   }
 }

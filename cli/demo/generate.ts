@@ -573,6 +573,11 @@ const OTS_SECONDS_FROM = Date.UTC(2021, 5, 1);
 /** Before this date, video rows have offline and offline_timestamp null. */
 const VIDEO_OFFLINE_FROM = Date.UTC(2025, 0, 1);
 
+const ANDROID_VERSION: Record<number, string> = {
+  21: '5.0', 22: '5.1.1', 23: '6.0.1', 24: '7.0', 25: '7.1.1', 26: '8.0.0', 27: '8.1.0', 28: '9', 29: '10', 30: '11',
+  31: '12', 32: '12', 33: '13',
+};
+
 class Platforms {
   private readonly cache = new Map<string, string>();
   constructor(private readonly phoneSwitch: number) {}
@@ -582,7 +587,7 @@ class Platforms {
     const y = new Date(t).getUTCFullYear();
     const m = new Date(t).getUTCMonth();
     const short = t >= SHORT_PLATFORM_FROM;
-    const key = `${dev}|${short ? 's' : y * 12 + m}|${dev === Dev.Phone && t >= this.phoneSwitch ? 1 : 0}|${dev === Dev.Web ? Math.floor(t / (35 * DAY_MS)) : 0}`;
+    const key = `${dev}|${short ? 's' : y * 12 + m}|${dev === Dev.Phone && t >= this.phoneSwitch ? 1 : 0}|${dev === Dev.Web ? Math.floor(t / (7 * DAY_MS)) : 0}`;
     let s = this.cache.get(key);
     if (s === undefined) {
       s = J(this.raw(dev, t, y, m, short));
@@ -597,11 +602,12 @@ class Platforms {
         if (t >= this.phoneSwitch) {
           if (short) return 'ios';
           const major = Math.max(9, y - 2006 - (m < 8 ? 1 : 0));
-          return `iOS ${major}.${Math.min(7, Math.floor(((m + 4) % 12) / 2))}.${m % 3} (iPhone${Math.max(8, y - 2008)},${1 + (y % 3)})`;
+          const minor = Math.min(7, Math.floor(((m + 4) % 12) / 2));
+          return `iOS ${major}.${minor}${m % 3 === 0 ? '' : `.${m % 3}`} (iPhone${Math.max(8, y - 2008)},${1 + (y % 3)})`;
         } else {
           if (short) return 'android';
           const api = Math.max(21, Math.min(33, y - 1993 + (m >= 8 ? 1 : 0)));
-          const ver = api >= 29 ? String(api - 19) : api >= 28 ? '9' : api >= 26 ? '8.0.0' : api >= 24 ? '7.0' : '6.0.1';
+          const ver = ANDROID_VERSION[api] ?? '13';
           return `Android OS ${ver} API ${api} (samsung, SM-G${y >= 2021 ? '991B' : y >= 2019 ? '973F' : '950F'})`;
         }
       case Dev.Desktop: {
@@ -616,7 +622,9 @@ class Platforms {
         if (short) return 'cast';
         return 'Partner google cast_tv;Chromecast;;1.56.281627';
       case Dev.Web: {
-        const chrome = Math.max(70, 108 + Math.floor((t - Date.UTC(2022, 11, 1)) / (35 * DAY_MS)));
+        // Chrome shipped every 6 weeks until version 94 (September 2021), every 4 weeks since.
+        const v94 = Date.UTC(2021, 8, 21);
+        const chrome = t < v94 ? 55 + Math.floor((t - Date.UTC(2016, 11, 1)) / (42 * DAY_MS)) : 94 + Math.floor((t - v94) / (28 * DAY_MS));
         return y >= 2020 ? `web_player windows 10;chrome ${chrome}.0.0.0;desktop` : `web_player windows 10;chrome ${chrome}.0;desktop`;
       }
     }

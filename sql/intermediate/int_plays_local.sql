@@ -1,6 +1,7 @@
 -- int_plays_local: the plays in scope, with local-time columns in the user's IANA time zone.
 --
--- Upstream:   plays (every stored play; user_id and year are the Hive partition keys)
+-- Upstream:   plays (every stored play; user_id and year, the UTC year of the play, are the Hive
+--             partition keys)
 -- Variables:  scope_user_id   VARCHAR   the user whose plays are in scope
 --             scope_timezone  VARCHAR   that user's IANA time zone, e.g. 'America/New_York'
 --             scope_days      DATE[]    local dates in scope; NULL means every day
@@ -31,11 +32,17 @@ plays_of_user as (
     select *
     from plays
     where user_id = getvariable('scope_user_id')
-      -- Coarse filter (lets DuckDB skip Parquet row groups): no UTC offset exceeds one day.
+      -- A play without a start cannot be placed on a day.
+      and started_at is not null
+      -- Coarse filters, so that DuckDB skips whole files (year partitions) and Parquet row
+      -- groups: no UTC offset exceeds a day, and the partition year (UTC) is within one year of
+      -- the local year.
       and (
           getvariable('scope_days') is null
           or (
-              started_at >= cast(list_min(getvariable('scope_days')) - 1 as timestamptz)
+              year between year(list_min(getvariable('scope_days'))) - 1
+                       and year(list_max(getvariable('scope_days'))) + 1
+              and started_at >= cast(list_min(getvariable('scope_days')) - 1 as timestamptz)
               and started_at < cast(list_max(getvariable('scope_days')) + 2 as timestamptz)
           )
       )

@@ -91,29 +91,16 @@ artist_totals as (
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
 
-artist_lists as (
-    select
-        user_id,
-        local_date,
-        list(struct_pack(artist_name := artist_name, plays := plays, ms := ms)) as entries
-    from artist_totals
-    group by user_id, local_date
-),
-
--- Lists are built unordered, then put in order with list_grade_up over sort keys derived from
--- the entries themselves: a list() with ORDER BY keeps a sort buffer per group, which runs out
--- of memory with thousands of days.
 artists as (
     select
         user_id,
         local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(
-                entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := lower(trim(e.artist_name)))
-            ))
+        list(
+            struct_pack(artist_name := artist_name, plays := plays, ms := ms)
+            order by plays desc, ms desc, artist_key
         ) as artists
-    from artist_lists
+    from artist_totals
+    group by user_id, local_date
 ),
 
 track_totals as (
@@ -133,7 +120,7 @@ track_totals as (
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
 
-track_lists as (
+tracks as (
     select
         user_id,
         local_date,
@@ -147,20 +134,10 @@ track_lists as (
                 plays := plays,
                 ms := ms
             )
-        ) as entries
+            order by plays desc, ms desc, track_key
+        ) as tracks
     from track_totals
     group by user_id, local_date
-),
-
-tracks as (
-    select
-        user_id,
-        local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.track_key)))
-        ) as tracks
-    from track_lists
 ),
 
 album_totals as (
@@ -178,7 +155,7 @@ album_totals as (
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
 
-album_lists as (
+albums as (
     select
         user_id,
         local_date,
@@ -190,20 +167,10 @@ album_lists as (
                 plays := plays,
                 ms := ms
             )
-        ) as entries
+            order by plays desc, ms desc, album_key
+        ) as albums
     from album_totals
     group by user_id, local_date
-),
-
-albums as (
-    select
-        user_id,
-        local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.album_key)))
-        ) as albums
-    from album_lists
 ),
 
 show_totals as (
@@ -218,24 +185,16 @@ show_totals as (
     group by user_id, local_date, show_name
 ),
 
-show_lists as (
-    select
-        user_id,
-        local_date,
-        list(struct_pack(show_name := show_name, streams := streams, ms := ms)) as entries
-    from show_totals
-    group by user_id, local_date
-),
-
 shows as (
     select
         user_id,
         local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(entries, lambda e: struct_pack(s := -e.streams, m := -e.ms, k := e.show_name)))
+        list(
+            struct_pack(show_name := show_name, streams := streams, ms := ms)
+            order by streams desc, ms desc, show_name
         ) as shows
-    from show_lists
+    from show_totals
+    group by user_id, local_date
 ),
 
 final as (

@@ -30,7 +30,7 @@
 -- aggregates); names are looked up afterwards for the top 50 alone. Lists are ordered with
 -- list_sort, which sorts structs by their first field (hour, iso_weekday, rank: unique).
 
-with daily_rollups as (
+with daily_rollups as not materialized (
     select * from daily_rollups
     where user_id = getvariable('scope_user_id')
 ),
@@ -220,179 +220,236 @@ weekday as (
     group by periods.period_id
 ),
 
--- Artists ------------------------------------------------------------------------------------
+-- Top lists and unique counts -------------------------------------------------------------------
+-- The entries of the daily artists / tracks / albums lists, as (entity, entry_key, plays, ms).
+-- They are summed per month, months per year, years for all time (each step reads the previous
+-- one, so the work stays close to one pass over the entries); rolling periods sum their days.
 
-day_artists as (
-    select local_date, entry, lower(trim(entry.artist_name)) as artist_key
+day_entries as not materialized (
+    select local_date, 'artist' as entity, lower(trim(entry.artist_name)) as entry_key, entry.plays, entry.ms
     from (select local_date, unnest(artists) as entry from daily_rollups)
+    union all
+    select local_date, 'track' as entity, entry.track_key as entry_key, entry.plays, entry.ms
+    from (select local_date, unnest(tracks) as entry from daily_rollups)
+    union all
+    select local_date, 'album' as entity, entry.album_key as entry_key, entry.plays, entry.ms
+    from (select local_date, unnest(albums) as entry from daily_rollups)
 ),
 
-artist_totals as (
+month_entries as (
     select
-        period_days.period_id,
-        day_artists.artist_key,
-        cast(sum(day_artists.entry.plays) as bigint) as plays,
-        cast(sum(day_artists.entry.ms) as bigint) as ms,
-        max(period_days.local_date) as last_date
-    from period_days
-    inner join day_artists using (local_date)
+        entity,
+        entry_key,
+        cast(date_trunc('month', local_date) as date) as month_start,
+        cast(sum(plays) as bigint) as plays,
+        cast(sum(ms) as bigint) as ms,
+        max(local_date) as last_date
+    from day_entries
     group by all
 ),
 
-artist_counts as (
-    select period_id, count(*) filter (where plays > 0) as unique_artists
-    from artist_totals
+year_entries as (
+    select
+        entity,
+        entry_key,
+        make_date(year(month_start), 1, 1) as year_start,
+        cast(sum(plays) as bigint) as plays,
+        cast(sum(ms) as bigint) as ms,
+        max(last_date) as last_date
+    from month_entries
+    group by all
+),
+
+all_time_entries as (
+    select
+        entity,
+        entry_key,
+        cast(sum(plays) as bigint) as plays,
+        cast(sum(ms) as bigint) as ms,
+        max(last_date) as last_date
+    from year_entries
+    group by all
+),
+
+rolling_entries as (
+    select
+        period_days.period_id,
+        day_entries.entity,
+        day_entries.entry_key,
+        cast(sum(day_entries.plays) as bigint) as plays,
+        cast(sum(day_entries.ms) as bigint) as ms,
+        max(day_entries.local_date) as last_date
+    from period_days
+    inner join periods on periods.period_id = period_days.period_id
+    inner join day_entries on day_entries.local_date = period_days.local_date
+    where periods.period_type in ('week', 'month', 'quarter', 'year')
+    group by all
+),
+
+period_entries as (
+    select periods.period_id, month_entries.entity, month_entries.entry_key,
+        month_entries.plays, month_entries.ms, month_entries.last_date
+    from month_entries
+    inner join periods
+        on periods.period_type = 'calendar_month'
+        and periods.period_start = month_entries.month_start
+    union all
+    select periods.period_id, year_entries.entity, year_entries.entry_key,
+        year_entries.plays, year_entries.ms, year_entries.last_date
+    from year_entries
+    inner join periods
+        on periods.period_type = 'calendar_year'
+        and periods.period_start = year_entries.year_start
+    union all
+    select periods.period_id, all_time_entries.entity, all_time_entries.entry_key,
+        all_time_entries.plays, all_time_entries.ms, all_time_entries.last_date
+    from all_time_entries
+    inner join periods on periods.period_type = 'all_time'
+    union all
+    select period_id, entity, entry_key, plays, ms, last_date
+    from rolling_entries
+),
+
+-- Per period and list: how many entries have a play, and the 50th best (plays, ms). Only entries
+-- at or above that cutoff can make the top 50, so only those few get ranked (a window over every
+-- entry would sort them all).
+entry_stats as (
+    select
+        period_id,
+        entity,
+        count(*) filter (where plays > 0) as unique_entries,
+        list_last(max(struct_pack(plays := plays, ms := ms), 50)) as cutoff
+    from period_entries
+    group by period_id, entity
+),
+
+entry_counts as (
+    select
+        period_id,
+        coalesce(sum(unique_entries) filter (where entity = 'artist'), 0) as unique_artists,
+        coalesce(sum(unique_entries) filter (where entity = 'track'), 0) as unique_tracks,
+        coalesce(sum(unique_entries) filter (where entity = 'album'), 0) as unique_albums
+    from entry_stats
     group by period_id
 ),
 
-ranked_artists as (
+ranked_entries as (
     select
-        *,
+        period_entries.*,
         cast(row_number() over (
-            partition by period_id order by plays desc, ms desc, artist_key
+            partition by period_entries.period_id, period_entries.entity
+            order by period_entries.plays desc, period_entries.ms desc, period_entries.entry_key
         ) as integer) as rank
-    from artist_totals
+    from period_entries
+    inner join entry_stats using (period_id, entity)
+    where struct_pack(plays := period_entries.plays, ms := period_entries.ms) >= entry_stats.cutoff
     qualify rank <= 50
+),
+
+-- Names come from the entry's last day in the period: unnest only the days that are needed.
+ranked_days as (
+    select distinct last_date as local_date from ranked_entries
+),
+
+named_artists as (
+    select local_date, entry, lower(trim(entry.artist_name)) as entry_key
+    from (
+        select local_date, unnest(artists) as entry
+        from daily_rollups
+        where local_date in (select local_date from ranked_days)
+    )
+),
+
+named_tracks as (
+    select local_date, entry, entry.track_key as entry_key
+    from (
+        select local_date, unnest(tracks) as entry
+        from daily_rollups
+        where local_date in (select local_date from ranked_days)
+    )
+),
+
+named_albums as (
+    select local_date, entry, entry.album_key as entry_key
+    from (
+        select local_date, unnest(albums) as entry
+        from daily_rollups
+        where local_date in (select local_date from ranked_days)
+    )
+),
+
+-- The latest non-NULL URI of each ranked track (any day, not only inside the period).
+track_uris as (
+    select entry_key, arg_max(track_uri, local_date) as track_uri
+    from (
+        select local_date, entry.track_key as entry_key, entry.track_uri as track_uri
+        from (select local_date, unnest(tracks) as entry from daily_rollups)
+    )
+    where track_uri is not null
+      and entry_key in (select entry_key from ranked_entries where entity = 'track')
+    group by entry_key
 ),
 
 top_artists as (
     select
-        ranked_artists.period_id,
+        ranked_entries.period_id,
         list_sort(list(
             struct_pack(
-                rank := ranked_artists.rank,
-                artist_name := day_artists.entry.artist_name,
-                plays := ranked_artists.plays,
-                ms := ranked_artists.ms
+                rank := ranked_entries.rank,
+                artist_name := named_artists.entry.artist_name,
+                plays := ranked_entries.plays,
+                ms := ranked_entries.ms
             )
         )) as top_artists
-    from ranked_artists
-    inner join day_artists
-        on day_artists.artist_key = ranked_artists.artist_key
-        and day_artists.local_date = ranked_artists.last_date
-    group by ranked_artists.period_id
-),
-
--- Tracks -------------------------------------------------------------------------------------
-
-day_tracks as (
-    select local_date, entry, entry.track_key as track_key
-    from (select local_date, unnest(tracks) as entry from daily_rollups)
-),
-
-track_totals as (
-    select
-        period_days.period_id,
-        day_tracks.track_key,
-        cast(sum(day_tracks.entry.plays) as bigint) as plays,
-        cast(sum(day_tracks.entry.ms) as bigint) as ms,
-        max(period_days.local_date) as last_date
-    from period_days
-    inner join day_tracks using (local_date)
-    group by all
-),
-
-track_counts as (
-    select period_id, count(*) filter (where plays > 0) as unique_tracks
-    from track_totals
-    group by period_id
-),
-
-ranked_tracks as (
-    select
-        *,
-        cast(row_number() over (
-            partition by period_id order by plays desc, ms desc, track_key
-        ) as integer) as rank
-    from track_totals
-    qualify rank <= 50
-),
-
--- The latest non-NULL URI of each track in a top list (any day, not only inside the period).
-track_uris as (
-    select
-        day_tracks.track_key,
-        arg_max(day_tracks.entry.track_uri, day_tracks.local_date) as track_uri
-    from day_tracks
-    where day_tracks.entry.track_uri is not null
-      and day_tracks.track_key in (select track_key from ranked_tracks)
-    group by day_tracks.track_key
+    from ranked_entries
+    inner join named_artists
+        on named_artists.entry_key = ranked_entries.entry_key
+        and named_artists.local_date = ranked_entries.last_date
+    where ranked_entries.entity = 'artist'
+    group by ranked_entries.period_id
 ),
 
 top_tracks as (
     select
-        ranked_tracks.period_id,
+        ranked_entries.period_id,
         list_sort(list(
             struct_pack(
-                rank := ranked_tracks.rank,
-                track_name := day_tracks.entry.track_name,
-                artist_name := day_tracks.entry.artist_name,
-                album_name := day_tracks.entry.album_name,
+                rank := ranked_entries.rank,
+                track_name := named_tracks.entry.track_name,
+                artist_name := named_tracks.entry.artist_name,
+                album_name := named_tracks.entry.album_name,
                 track_uri := track_uris.track_uri,
-                plays := ranked_tracks.plays,
-                ms := ranked_tracks.ms
+                plays := ranked_entries.plays,
+                ms := ranked_entries.ms
             )
         )) as top_tracks
-    from ranked_tracks
-    inner join day_tracks
-        on day_tracks.track_key = ranked_tracks.track_key
-        and day_tracks.local_date = ranked_tracks.last_date
-    left join track_uris on track_uris.track_key = ranked_tracks.track_key
-    group by ranked_tracks.period_id
-),
-
--- Albums -------------------------------------------------------------------------------------
-
-day_albums as (
-    select local_date, entry, entry.album_key as album_key
-    from (select local_date, unnest(albums) as entry from daily_rollups)
-),
-
-album_totals as (
-    select
-        period_days.period_id,
-        day_albums.album_key,
-        cast(sum(day_albums.entry.plays) as bigint) as plays,
-        cast(sum(day_albums.entry.ms) as bigint) as ms,
-        max(period_days.local_date) as last_date
-    from period_days
-    inner join day_albums using (local_date)
-    group by all
-),
-
-album_counts as (
-    select period_id, count(*) filter (where plays > 0) as unique_albums
-    from album_totals
-    group by period_id
-),
-
-ranked_albums as (
-    select
-        *,
-        cast(row_number() over (
-            partition by period_id order by plays desc, ms desc, album_key
-        ) as integer) as rank
-    from album_totals
-    qualify rank <= 50
+    from ranked_entries
+    inner join named_tracks
+        on named_tracks.entry_key = ranked_entries.entry_key
+        and named_tracks.local_date = ranked_entries.last_date
+    left join track_uris on track_uris.entry_key = ranked_entries.entry_key
+    where ranked_entries.entity = 'track'
+    group by ranked_entries.period_id
 ),
 
 top_albums as (
     select
-        ranked_albums.period_id,
+        ranked_entries.period_id,
         list_sort(list(
             struct_pack(
-                rank := ranked_albums.rank,
-                album_name := day_albums.entry.album_name,
-                artist_name := day_albums.entry.artist_name,
-                plays := ranked_albums.plays,
-                ms := ranked_albums.ms
+                rank := ranked_entries.rank,
+                album_name := named_albums.entry.album_name,
+                artist_name := named_albums.entry.artist_name,
+                plays := ranked_entries.plays,
+                ms := ranked_entries.ms
             )
         )) as top_albums
-    from ranked_albums
-    inner join day_albums
-        on day_albums.album_key = ranked_albums.album_key
-        and day_albums.local_date = ranked_albums.last_date
-    group by ranked_albums.period_id
+    from ranked_entries
+    inner join named_albums
+        on named_albums.entry_key = ranked_entries.entry_key
+        and named_albums.local_date = ranked_entries.last_date
+    where ranked_entries.entity = 'album'
+    group by ranked_entries.period_id
 ),
 
 final as (
@@ -409,9 +466,9 @@ final as (
         coalesce(totals.episode_ms, 0) as episode_ms,
         coalesce(totals.audiobook_ms, 0) as audiobook_ms,
         coalesce(totals.active_days, 0) as active_days,
-        coalesce(track_counts.unique_tracks, 0) as unique_tracks,
-        coalesce(artist_counts.unique_artists, 0) as unique_artists,
-        coalesce(album_counts.unique_albums, 0) as unique_albums,
+        cast(coalesce(entry_counts.unique_tracks, 0) as bigint) as unique_tracks,
+        cast(coalesce(entry_counts.unique_artists, 0) as bigint) as unique_artists,
+        cast(coalesce(entry_counts.unique_albums, 0) as bigint) as unique_albums,
         coalesce(longest_streaks.streak_days, 0) as longest_streak_days,
         longest_streaks.streak_start as longest_streak_start,
         longest_streaks.streak_end as longest_streak_end,
@@ -441,11 +498,9 @@ final as (
     inner join weekday on weekday.period_id = periods.period_id
     left join totals on totals.period_id = periods.period_id
     left join longest_streaks on longest_streaks.period_id = periods.period_id
-    left join artist_counts on artist_counts.period_id = periods.period_id
+    left join entry_counts on entry_counts.period_id = periods.period_id
     left join top_artists on top_artists.period_id = periods.period_id
-    left join track_counts on track_counts.period_id = periods.period_id
     left join top_tracks on top_tracks.period_id = periods.period_id
-    left join album_counts on album_counts.period_id = periods.period_id
     left join top_albums on top_albums.period_id = periods.period_id
 )
 

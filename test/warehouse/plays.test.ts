@@ -135,7 +135,7 @@ describe('one stream, stored once', () => {
       ext('2022-03-01T10:00:00Z', 1000, 'ok'),
       ext('yesterday', 1000, 'bad ts'),
       ext('2022-03-01T11:00:00Z', -5, 'negative'),
-      ext('2022-03-01T12:00:00Z', 'lots', 'nan'),
+      ext('2022-03-01T12:00:00Z', 'lots' as unknown as number, 'nan'),
     ]);
     const s = await stage(file, 'extended');
     assert.equal(s.rowsStaged, 1);
