@@ -82,8 +82,17 @@ try {
   const rssBefore = process.memoryUsage().rss;
   peakRss = rssBefore;
   t0 = process.hrtime.bigint();
-  const summary = await runImport(ctx, { paths: [zip], userId: 'bench', session });
+  const phases: [string, number][] = [];
+  const summary = await runImport(ctx, {
+    paths: [zip],
+    userId: 'bench',
+    session,
+    onProgress: (p) => {
+      if (phases.at(-1)?.[0] !== p.phase) phases.push([p.phase, seconds(t0)]);
+    },
+  });
   const importTime = seconds(t0);
+  phases.push(['end', importTime]);
   await session.close();
 
   const target = 2 * floor + unzip;
@@ -96,6 +105,7 @@ try {
     ['floor: DuckDB JSON -> Parquet', `${floor.toFixed(2)} s (${Number(floorRows?.Count ?? 0).toLocaleString('en-US')} rows, ${Math.round(Number(floorRows?.Count ?? 0) / floor).toLocaleString('en-US')} streams/s)`],
     ['rewind import, end to end', `${importTime.toFixed(2)} s (${Math.round(summary.rowsRead / importTime).toLocaleString('en-US')} streams/s)`],
     ['  plays added / duplicates', `${summary.playsAdded.toLocaleString('en-US')} / ${summary.duplicatesSkipped.toLocaleString('en-US')}`],
+    ['  phases (start time, s)', phases.map(([p, t]) => `${p} ${t.toFixed(1)}`).join(', ')],
     ['ratio import / floor', `${(importTime / floor).toFixed(2)}x`],
     ['target 2 x floor + unzip', `${target.toFixed(2)} s -> ${importTime <= target ? 'MET' : 'MISSED'}`],
     ['peak RSS during import', `${mb(peakRss)} (target < 1536 MB) -> ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'MISSED'}`],

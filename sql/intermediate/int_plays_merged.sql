@@ -33,14 +33,16 @@ existing as (
 
 incoming_distinct as (
 
+    -- one hash of every field: much cheaper to partition by than the 25 fields themselves
     select *
     from incoming
     qualify row_number() over (
-        partition by
+        partition by hash(
             source, ended_at, ms_played, kind, track_uri, track_name, artist_name, album_name,
             episode_uri, episode_name, show_name, audiobook_uri, audiobook_title,
             audiobook_chapter_uri, audiobook_chapter_title, platform, conn_country,
             reason_start, reason_end, shuffle, skipped, offline, offline_at, incognito
+        )
         order by source_file, source_row
     ) = 1
 
@@ -82,24 +84,19 @@ candidates as (
 
 ),
 
-keyed as (
-
-    select
-        *,
-        concat_ws('|', source, epoch_ms(ended_at), ms_played, occurrence) as row_key
-    from candidates
-
-),
-
 account_rows as (
 
-    select * from keyed where source = 'account_export'
+    select *, hash(ended_at, ms_played, occurrence) as row_key
+    from candidates
+    where source = 'account_export'
 
 ),
 
 extended_rows as (
 
-    select * from keyed where source = 'extended_export'
+    select ended_at, ms_played, occurrence, track_name, episode_name, audiobook_chapter_title
+    from candidates
+    where source = 'extended_export'
 
 ),
 
@@ -107,7 +104,7 @@ pairs as (
 
     select
         a.row_key as account_key,
-        x.row_key as extended_key,
+        hash(x.ended_at, x.ms_played, x.occurrence) as extended_key,
         abs(epoch(x.ended_at) - epoch(a.ended_at) - 30) as distance
     from account_rows as a
     join extended_rows as x
@@ -132,18 +129,26 @@ best_pairs as (
 
 ),
 
-final as (
+account_checked as (
 
     select
-        k.* exclude (row_key, status),
+        a.* exclude (row_key, status),
         case
-            when b.account_key is null then k.status
-            when k.status = 'kept' then 'superseded'
+            when b.account_key is null then a.status
+            when a.status = 'kept' then 'superseded'
             else 'duplicate'
         end as status
-    from keyed as k
+    from account_rows as a
     left join best_pairs as b
-        on b.account_key = k.row_key
+        on b.account_key = a.row_key
+
+),
+
+final as (
+
+    select * from candidates where source <> 'account_export'
+    union all by name
+    select * from account_checked
 
 )
 

@@ -10,12 +10,16 @@
 --   track_ms      ms of ALL track streams (listens and skips); episode_ms, audiobook_ms alike
 --   hourly        always 24 entries, hour 0..23 in order: listens and track ms of that local hour
 --   artists       per artist (case/space-insensitive name): plays = listens, ms = all track ms
---   tracks        per track_key; display columns come from the latest stream of the day
+--   tracks        per track_key (so an account-export stream without URI and an extended-export
+--                 stream of the same song are one track)
 --   albums        per album_key (track artist + album name)
+--   Names are spelled as in the latest stream of the day; track_uri and a track's album_name are
+--   the latest non-NULL ones of the day.
 --   shows         per show_name: streams (episode streams of any length) and ms
 --   Lists hold only entries with plays > 0 or ms > 0 (shows: every show streamed), sorted by
 --   plays desc, then ms desc, then name / key; rows with a NULL name are left out of the lists.
 
+-- Materialized: read once (only these columns), then aggregated several ways.
 with int_plays_local as materialized (
     select
         user_id, local_date, local_hour, started_at, kind, ms_played, is_listen, is_skip,

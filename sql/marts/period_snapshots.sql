@@ -26,11 +26,17 @@
 --   hourly                    24 entries (hour 0..23): listens and track ms per local hour
 --   weekday                   7 entries (iso_weekday 1 = Monday .. 7 = Sunday): listens, track ms
 --
--- Performance: entries of the daily lists are aggregated per period on their key only (no string
--- aggregates); names are looked up afterwards for the top 50 alone. Lists are ordered with
--- list_sort, which sorts structs by their first field (hour, iso_weekday, rank: unique).
+-- Performance: the entries of the daily lists are summed on their key only (no string aggregates),
+-- months from days, years from months, all time from years; rolling periods from their days. Names
+-- are looked up afterwards for the top 50 alone. Lists are ordered with list_sort, which sorts
+-- structs by their first field (hour, iso_weekday, rank: unique), not with ORDER BY in list().
 
 with daily_rollups as not materialized (
+    select * from daily_rollups
+),
+
+-- Not materialized: read again where needed rather than copied (the lists are large).
+user_days as not materialized (
     select * from daily_rollups
     where user_id = getvariable('scope_user_id')
 ),
@@ -58,10 +64,10 @@ all_time_period as (
     select
         'all_time' as period_type,
         'all' as period_key,
-        coalesce(min(daily_rollups.local_date), any_value(build.build_date)) as period_start,
-        coalesce(max(daily_rollups.local_date), any_value(build.build_date)) as period_end
+        coalesce(min(user_days.local_date), any_value(build.build_date)) as period_start,
+        coalesce(max(user_days.local_date), any_value(build.build_date)) as period_end
     from build
-    left join daily_rollups on true
+    left join user_days on true
 ),
 
 calendar_year_periods as (
@@ -70,7 +76,7 @@ calendar_year_periods as (
         strftime(local_date, '%Y') as period_key,
         make_date(year(local_date), 1, 1) as period_start,
         make_date(year(local_date), 12, 31) as period_end
-    from daily_rollups
+    from user_days
 ),
 
 calendar_month_periods as (
@@ -79,7 +85,7 @@ calendar_month_periods as (
         strftime(local_date, '%Y-%m') as period_key,
         cast(date_trunc('month', local_date) as date) as period_start,
         last_day(local_date) as period_end
-    from daily_rollups
+    from user_days
 ),
 
 periods as (
@@ -101,17 +107,17 @@ periods as (
 period_days as (
     select
         periods.period_id,
-        daily_rollups.local_date,
-        daily_rollups.streams,
-        daily_rollups.listens,
-        daily_rollups.skips,
-        daily_rollups.track_ms,
-        daily_rollups.episode_ms,
-        daily_rollups.audiobook_ms,
-        daily_rollups.hourly
+        user_days.local_date,
+        user_days.streams,
+        user_days.listens,
+        user_days.skips,
+        user_days.track_ms,
+        user_days.episode_ms,
+        user_days.audiobook_ms,
+        user_days.hourly
     from periods
-    inner join daily_rollups
-        on daily_rollups.local_date between periods.period_start and periods.period_end
+    inner join user_days
+        on user_days.local_date between periods.period_start and periods.period_end
 ),
 
 totals as (
@@ -227,13 +233,13 @@ weekday as (
 
 day_entries as not materialized (
     select local_date, 'artist' as entity, lower(trim(entry.artist_name)) as entry_key, entry.plays, entry.ms
-    from (select local_date, unnest(artists) as entry from daily_rollups)
+    from (select local_date, unnest(artists) as entry from user_days)
     union all
     select local_date, 'track' as entity, entry.track_key as entry_key, entry.plays, entry.ms
-    from (select local_date, unnest(tracks) as entry from daily_rollups)
+    from (select local_date, unnest(tracks) as entry from user_days)
     union all
     select local_date, 'album' as entity, entry.album_key as entry_key, entry.plays, entry.ms
-    from (select local_date, unnest(albums) as entry from daily_rollups)
+    from (select local_date, unnest(albums) as entry from user_days)
 ),
 
 month_entries as (
@@ -283,6 +289,8 @@ rolling_entries as (
     inner join periods on periods.period_id = period_days.period_id
     inner join day_entries on day_entries.local_date = period_days.local_date
     where periods.period_type in ('week', 'month', 'quarter', 'year')
+      -- Constant, so DuckDB filters the days before unnesting their lists.
+      and day_entries.local_date > cast(getvariable('build_date') as date) - 365
     group by all
 ),
 
@@ -355,7 +363,7 @@ named_artists as (
     select local_date, entry, lower(trim(entry.artist_name)) as entry_key
     from (
         select local_date, unnest(artists) as entry
-        from daily_rollups
+        from user_days
         where local_date in (select local_date from ranked_days)
     )
 ),
@@ -364,7 +372,7 @@ named_tracks as (
     select local_date, entry, entry.track_key as entry_key
     from (
         select local_date, unnest(tracks) as entry
-        from daily_rollups
+        from user_days
         where local_date in (select local_date from ranked_days)
     )
 ),
@@ -373,7 +381,7 @@ named_albums as (
     select local_date, entry, entry.album_key as entry_key
     from (
         select local_date, unnest(albums) as entry
-        from daily_rollups
+        from user_days
         where local_date in (select local_date from ranked_days)
     )
 ),
@@ -383,7 +391,7 @@ track_uris as (
     select entry_key, arg_max(track_uri, local_date) as track_uri
     from (
         select local_date, entry.track_key as entry_key, entry.track_uri as track_uri
-        from (select local_date, unnest(tracks) as entry from daily_rollups)
+        from (select local_date, unnest(tracks) as entry from user_days)
     )
     where track_uri is not null
       and entry_key in (select entry_key from ranked_entries where entity = 'track')
