@@ -14,8 +14,9 @@ import { ImportFailedError, runImport } from '../../cli/import.ts';
 import { queryWarehouse } from '../../warehouse/query.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 import { writeZip } from '../helpers/zip.ts';
+import { REAL_DATA } from '../helpers/real-data.ts';
 
-const REAL = path.resolve(import.meta.dirname, '../../../shared/real-data');
+const REAL = REAL_DATA;
 const EXT = path.join(REAL, 'extended/mungeraiden_QuantifiedSelfProject');
 const ACC = path.join(REAL, 'account/mungeraiden_QuantifiedSelfProject');
 

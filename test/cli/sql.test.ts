@@ -14,9 +14,10 @@ import { runImport } from '../../cli/import.ts';
 import { writeDemoExport } from '../../cli/demo/generate.ts';
 import { queryWarehouse } from '../../warehouse/query.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
+import { REAL_DATA } from '../helpers/real-data.ts';
 
 const exec = promisify(execFile);
-const REAL = path.resolve(import.meta.dirname, '../../../shared/real-data');
+const REAL = REAL_DATA;
 let temporal: TestTemporal;
 let root: string;
 let ctx: Context;

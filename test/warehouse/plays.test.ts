@@ -11,8 +11,9 @@ import { Db } from '../../warehouse/duckdb.ts';
 import { Layout } from '../../warehouse/layout.ts';
 import { BadExportFileError, mergeStaged, stageFile, type StageFormat } from '../../warehouse/plays.ts';
 import { playsSource } from '../../warehouse/models.ts';
+import { REAL_DATA } from '../helpers/real-data.ts';
 
-const REAL = path.resolve(import.meta.dirname, '../../../shared/real-data');
+const REAL = REAL_DATA;
 let root: string;
 let db: Db;
 

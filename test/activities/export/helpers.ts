@@ -13,7 +13,8 @@ import yazl from 'yazl';
 import type { ArchiveLimits } from '../../../config.ts';
 import { ExportInputError } from '../../../activities/export/archive.ts';
 
-export const REAL = '/work/shared/real-data';
+import { REAL_DATA } from '../../helpers/real-data.ts';
+export const REAL = REAL_DATA;
 export const REAL_EXTENDED = path.join(REAL, 'extended');
 export const REAL_ACCOUNT = path.join(REAL, 'account');
 
