@@ -8,8 +8,13 @@ import lockfile from 'proper-lockfile';
 import { type Layout, assertUserId } from './layout.ts';
 
 export async function withUserLock<T>(layout: Layout, userId: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(layout, `user-${assertUserId(userId)}`, fn);
+}
+
+/** Hold the named lock of the data folder while `fn` runs (across processes). */
+export async function withLock<T>(layout: Layout, name: string, fn: () => Promise<T>): Promise<T> {
   await fs.mkdir(layout.locks, { recursive: true });
-  const target = path.join(layout.locks, `${assertUserId(userId)}.lock`);
+  const target = path.join(layout.locks, `${name}.lock`);
   closeSync(openSync(target, 'a'));
   const release = await lockfile.lock(target, {
     stale: 30_000,

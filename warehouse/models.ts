@@ -25,6 +25,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../config.ts';
 import { type Db, ident, literal, stringList } from './duckdb.ts';
 import { liveFile, liveFiles, readJson, writeGeneration, writeJsonAtomic } from './files.ts';
+import { withLock } from './lock.ts';
 import { type Layout, type Mart, assertUserId } from './layout.ts';
 import { HIVE_TYPES, PLAY_COLUMNS } from './schema.ts';
 
@@ -356,9 +357,12 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
     );
 
     const iso = now.toISOString();
-    const state = await readModelState(layout);
-    state[userId] = { daily_rollups: iso, period_snapshots: iso, timezone: opts.timezone };
-    await writeJsonAtomic(layout.models, state);
+    // Builds of different users may finish together: the shared freshness file is updated under a lock.
+    await withLock(layout, 'models-state', async () => {
+      const state = await readModelState(layout);
+      state[userId] = { daily_rollups: iso, period_snapshots: iso, timezone: opts.timezone };
+      await writeJsonAtomic(layout.models, state);
+    });
 
     return { days: rebuilt, dailyRows, snapshotRows, full };
   } finally {

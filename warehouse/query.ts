@@ -30,7 +30,7 @@ export async function queryWarehouse(layout: Layout, options: DbOptions, sql: st
         return db.allJson(sql);
       });
     } catch (e) {
-      if (attempt < 5 && /No such file|cannot open file|Cannot open file/i.test(String(e))) continue;
+      if (attempt < 5 && /No such file|No files found|cannot open file|Cannot open file/i.test(String(e))) continue;
       throw e;
     }
   }
