@@ -75,7 +75,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     importConcurrency: int(env, 'REWIND_IMPORT_CONCURRENCY', 2),
     duckdb: {
-      memoryLimit: env.REWIND_DUCKDB_MEMORY || '1GB',
+      memoryLimit: env.REWIND_DUCKDB_MEMORY || '768MB',
       threads: int(env, 'REWIND_DUCKDB_THREADS', 2),
     },
     defaultTimezone: env.REWIND_DEFAULT_TIMEZONE || 'UTC',

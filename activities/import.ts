@@ -16,6 +16,15 @@ import { ensureUser } from '../warehouse/users.ts';
 import { buildModels as runModels } from '../warehouse/models.ts';
 import { ExportInputError, extractEntry, inspectExport, type HistoryEntry } from './export/archive.ts';
 
+/** '1GB', '512MB', '1.5GB' -> bytes. */
+function parseMemory(text: string): number {
+  const m = /^\s*([\d.]+)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/i.exec(text);
+  if (!m) return 1024 ** 3;
+  const unit = (m[2] ?? 'B').toUpperCase().replace('I', '');
+  const power = { B: 0, KB: 1, MB: 2, GB: 3, TB: 4 }[unit as 'B'] ?? 0;
+  return Number(m[1]) * 1024 ** power;
+}
+
 export interface ActivityDeps {
   config: Config;
   layout: Layout;
@@ -112,6 +121,34 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
       db.close();
     }
   };
+  // Staging runs `importConcurrency` files at once: each lane gets its share of the cores and of
+  // the memory limit, and keeps its DuckDB between files (opening one per file costs more than
+  // parsing a small file).
+  const lanes = Math.max(1, config.importConcurrency);
+  const laneOptions: DbOptions = {
+    ...dbOptions,
+    threads: Math.max(1, Math.floor(config.duckdb.threads / lanes)),
+    memoryLimit: `${Math.max(128, Math.floor(parseMemory(config.duckdb.memoryLimit) / lanes / 2 ** 20))}MB`,
+  };
+  const idle: Db[] = [];
+  /** Staging is over when the merge starts: give the lanes' memory back first. */
+  const closeLanes = () => {
+    for (const db of idle.splice(0)) db.close();
+  };
+  const withLaneDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
+    await fs.mkdir(layout.tmp, { recursive: true });
+    const db = idle.pop() ?? (await Db.open(laneOptions));
+    let healthy = true;
+    try {
+      return await fn(db);
+    } catch (e) {
+      healthy = e instanceof BadExportFileError;
+      throw e;
+    } finally {
+      if (healthy && idle.length < lanes) idle.push(db);
+      else db.close();
+    }
+  };
   const stageDir = (importId: string) => layout.staging(importId);
   const stagedParquet = (importId: string, index: number, entry: HistoryEntry) =>
     path.join(stageDir(importId), `${String(index).padStart(4, '0')}-${safeName(entry.name)}.parquet`);
@@ -148,7 +185,7 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
         const result = await withHeartbeat(
           () => ({ entry: input.entry.name, bytes, step: 'parse' }),
           () =>
-            withDb((db) =>
+            withLaneDb((db) =>
               stageFile(db, {
                 jsonPath: json,
                 format: input.entry.format,
@@ -169,6 +206,7 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
 
     /** Merge every staged file into the warehouse under the user's lock, and record the manifest. */
     async commitImport(input: CommitInput): Promise<CommitResult> {
+      closeLanes();
       const planFile = path.join(stageDir(input.importId), 'commit.json');
       const existing = await readManifest(layout, input.userId, input.importId);
       if (existing) {

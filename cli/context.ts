@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../config.ts';
 import { Layout } from '../warehouse/layout.ts';
 import { TASK_QUEUE } from '../workflows/ids.ts';
 import { ensureTemporal, type TemporalEndpoint } from '../worker/temporal-server.ts';
-import { createWorker, isLiveWorkerIdentity } from '../worker/worker.ts';
+import { createWorker, isLiveWorkerIdentity, type RunningWorker } from '../worker/worker.ts';
 
 export interface Context {
   config: Config;
@@ -50,12 +50,27 @@ export async function workerPolling(session: TemporalSession): Promise<boolean> 
 }
 
 /**
+ * A worker for this process when no other worker polls the task queue (undefined otherwise).
+ * Creating one takes about a second, so callers may start this before they start the workflow.
+ */
+export async function prepareWorker(ctx: Context, session: TemporalSession): Promise<RunningWorker | undefined> {
+  if (await workerPolling(session)) return undefined;
+  return createWorker(ctx.config, ctx.layout, session.endpoint);
+}
+
+/**
  * Wait for a workflow's result, running a worker in this process for as long as it takes when no
  * other worker polls the task queue.
  */
-export async function resultWithWorker<T>(ctx: Context, session: TemporalSession, handle: WorkflowHandle): Promise<T> {
-  if (await workerPolling(session)) return (await handle.result()) as T;
-  const { worker, connection } = await createWorker(ctx.config, ctx.layout, session.endpoint);
+export async function resultWithWorker<T>(
+  ctx: Context,
+  session: TemporalSession,
+  handle: WorkflowHandle,
+  prepared?: Promise<RunningWorker | undefined>,
+): Promise<T> {
+  const ready = prepared ? await prepared : await prepareWorker(ctx, session);
+  if (!ready) return (await handle.result()) as T;
+  const { worker, connection } = ready;
   try {
     return (await worker.runUntil(handle.result())) as T;
   } finally {

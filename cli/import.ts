@@ -10,7 +10,7 @@ import { assertUserId } from '../warehouse/layout.ts';
 import { readManifest } from '../warehouse/manifest.ts';
 import { importWorkflowId, TASK_QUEUE } from '../workflows/ids.ts';
 import type { ImportInput, ImportProgress, ImportSummary } from '../workflows/import.ts';
-import { connectTemporal, resultWithWorker, type Context, type TemporalSession } from './context.ts';
+import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
 
 export class ImportFailedError extends Error {}
 
@@ -53,6 +53,9 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
   if (committed) return { ...summaryFromManifest(committed), elapsedSeconds: (Date.now() - started) / 1000 };
 
   const session = opts.session ?? (await connectTemporal(ctx));
+  // The in-process worker (when one is needed) gets ready while the workflow starts.
+  const prepared = prepareWorker(ctx, session);
+  prepared.catch(() => undefined);
   try {
     const input: ImportInput = { userId, importId, sha256, paths, concurrency: ctx.config.importConcurrency };
     let handle;
@@ -82,7 +85,7 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
         }, 500)
       : undefined;
     try {
-      const summary = await resultWithWorker<ImportSummary>(ctx, session, handle);
+      const summary = await resultWithWorker<ImportSummary>(ctx, session, handle, prepared);
       return { ...summary, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10 };
     } catch (e) {
       if (e instanceof WorkflowFailedError) {

@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { type Db, type Params, literal } from './duckdb.ts';
+import { type Db, type Params, ident, literal } from './duckdb.ts';
 
 const PART = /^part-(\d{8})\.parquet$/;
 
@@ -115,6 +115,57 @@ export async function writeGeneration(db: Db, dir: string, selectSql: string, pa
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw e;
+  }
+}
+
+/**
+ * Write the rows of `selectSql` as the next generation of many partitions in one pass: the query
+ * has an integer column named `column`, and the rows with value v become the next generation of
+ * `<root>/<column>=<v>/`. Each partition listed in `keys` that gets no row is emptied. Returns the
+ * rows written per key.
+ */
+export async function writePartitionedGenerations(
+  db: Db,
+  root: string,
+  column: string,
+  keys: readonly number[],
+  selectSql: string,
+  params?: Params,
+): Promise<Map<number, number>> {
+  await fs.mkdir(root, { recursive: true });
+  const tmp = path.join(root, `.tmp-${randomUUID()}`);
+  const written = new Map<number, number>();
+  try {
+    await db.run(
+      `COPY (${selectSql}) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${ident(column)}), ROW_GROUP_SIZE 122880)`,
+      params,
+    );
+    const produced = new Map<number, string>();
+    for (const dir of await fs.readdir(tmp).catch(() => [] as string[])) {
+      const m = new RegExp(`^${column}=(-?\\d+)$`).exec(dir);
+      const files = m ? (await fs.readdir(path.join(tmp, dir))).filter((f) => f.endsWith('.parquet')) : [];
+      if (!m || files.length !== 1) throw new Error(`unexpected partitioned output ${dir}: ${files.join(', ')}`);
+      produced.set(Number(m[1]), path.join(tmp, dir, files[0]!));
+    }
+    for (const key of new Set([...keys, ...produced.keys()])) {
+      const dir = path.join(root, `${column}=${key}`);
+      const gens = await generations(dir);
+      const file = produced.get(key);
+      if (file) {
+        await fs.mkdir(dir, { recursive: true });
+        await fs.rename(file, partFile(dir, (gens[0] ?? 0) + 1));
+        await tidyPartition(dir);
+        const rows = await db.one<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(partFile(dir, (gens[0] ?? 0) + 1))})`);
+        written.set(key, rows?.n ?? 0);
+      } else {
+        for (const g of gens) await fs.rm(partFile(dir, g), { force: true });
+        await fs.rmdir(dir).catch(() => undefined);
+        written.set(key, 0);
+      }
+    }
+    return written;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 

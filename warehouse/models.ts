@@ -272,6 +272,9 @@ function datesOfYear(year: number): string[] {
  * int_plays_local's coarse filters let each pass read about one year of files. Leaves `scope_days`
  * as the whole scope again. Returns the number of rows.
  */
+/** Most plays one daily_rollups pass reads (keeps a pass well inside the default 768 MB limit). */
+const PLAYS_PER_PASS = 150_000;
+
 async function rebuildDays(db: Db, scope: ModelScope, table: string): Promise<number> {
   const sql = await modelSql('daily_rollups');
   const chunks = new Map<number, string[]>();
@@ -290,9 +293,30 @@ async function rebuildDays(db: Db, scope: ModelScope, table: string): Promise<nu
       chunks.set(y, [...(chunks.get(y) ?? []), d]);
     }
   }
+  // Consecutive years are built together while they hold at most PLAYS_PER_PASS plays: fewer passes
+  // over the files for light years, bounded memory for heavy ones.
+  const perYear = new Map(
+    (
+      await db.all<{ y: number; n: number }>(
+        `select cast(year(timezone(getvariable('scope_timezone'), started_at)) as integer) as y, count(*) as n
+         from plays where user_id = getvariable('scope_user_id') group by all`,
+      )
+    ).map((r) => [r.y, r.n]),
+  );
+  const passes: string[][] = [];
+  let plays = Infinity;
+  for (const [year, days] of [...chunks.entries()].sort((a, b) => a[0] - b[0])) {
+    const n = perYear.get(year) ?? 0;
+    if (plays + n > PLAYS_PER_PASS) {
+      passes.push([]);
+      plays = 0;
+    }
+    passes.at(-1)!.push(...days);
+    plays += n;
+  }
   await setScopeDays(db, []);
   await db.run(`CREATE TEMP TABLE ${ident(table)} AS\n${sql}\n`);
-  for (const days of chunks.values()) {
+  for (const days of passes) {
     await setScopeDays(db, days);
     await db.run(`INSERT INTO ${ident(table)} BY NAME SELECT * FROM (\n${sql}\n)`);
   }

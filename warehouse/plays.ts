@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { type Db, ident, literal, stringList } from './duckdb.ts';
 import { liveFile } from './files.ts';
-import { writeGeneration } from './files.ts';
+import { writePartitionedGenerations } from './files.ts';
 import { type Layout } from './layout.ts';
 import { HIVE_TYPES, PLAY_COLUMN_NAMES } from './schema.ts';
 import { createModelView, setVariables } from './sql.ts';
@@ -81,44 +81,42 @@ export async function stageFile(
   const extended = opts.format === 'extended';
   const raw = extended ? 'raw_extended_streams' : 'raw_account_streams';
   const columns = jsonColumns(extended ? EXTENDED_KEYS : ACCOUNT_KEYS);
-  const table = `staged_${randomUUID().replaceAll('-', '')}`;
   await setVariables(db, {
     rewind_import_id: opts.importId,
     rewind_source_file: opts.entry,
     rewind_account_format: opts.format,
   });
+  await db.run(
+    `CREATE OR REPLACE TEMP VIEW ${ident(raw)} AS
+     SELECT row_number() OVER () AS source_row, *
+     FROM read_json(${literal(opts.jsonPath)}, format = 'array', columns = ${columns}, maximum_object_size = 16777216)`,
+  );
+  const stg = extended ? 'stg_extended_streams' : 'stg_account_streams';
+  const int = extended ? 'int_extended_streams' : 'int_account_streams';
+  await createModelView(db, 'staging', stg);
+  await createModelView(db, 'intermediate', int);
+  await fs.mkdir(path.dirname(opts.outFile), { recursive: true });
+  // One pass over the file: every row goes to the checkpoint with its reject_reason (NULL when
+  // kept); the merge reads only the kept ones. Counting the rejects afterwards reads one column.
+  const tmp = `${opts.outFile}.tmp-${randomUUID()}`;
   try {
     await db.run(
-      `CREATE OR REPLACE TEMP VIEW ${ident(raw)} AS
-       SELECT row_number() OVER () AS source_row, *
-       FROM read_json(${literal(opts.jsonPath)}, format = 'array', columns = ${columns}, maximum_object_size = 16777216)`,
-    );
-    const stg = extended ? 'stg_extended_streams' : 'stg_account_streams';
-    const int = extended ? 'int_extended_streams' : 'int_account_streams';
-    await createModelView(db, 'staging', stg);
-    await createModelView(db, 'intermediate', int);
-    try {
-      await db.run(`CREATE TEMP TABLE ${ident(table)} AS SELECT * FROM ${ident(int)}`);
-    } catch (e) {
-      throw new BadExportFileError(opts.entry, jsonErrorReason(String(e), opts.jsonPath));
-    }
-    const rejected = await db.all<RejectedRows>(
-      `SELECT reject_reason AS reason, count(*) AS rows, min(source_row) AS "firstRow"
-       FROM ${ident(table)} WHERE reject_reason IS NOT NULL GROUP BY ALL ORDER BY rows DESC`,
-    );
-    const totals = await db.one<{ rows_read: number }>(`SELECT count(*) AS rows_read FROM ${ident(table)}`);
-    const rowsRead = totals?.rows_read ?? 0;
-    await fs.mkdir(path.dirname(opts.outFile), { recursive: true });
-    const tmp = `${opts.outFile}.tmp-${randomUUID()}`;
-    const written = await db.one<{ Count: number }>(
-      `COPY (SELECT ${PLAY_COLUMN_NAMES.map(ident).join(', ')} FROM ${ident(table)} WHERE reject_reason IS NULL)
+      `COPY (SELECT ${PLAY_COLUMN_NAMES.map(ident).join(', ')}, reject_reason FROM ${ident(int)})
        TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
     );
-    await fs.rename(tmp, opts.outFile);
-    return { entry: opts.entry, format: opts.format, rowsRead, rowsStaged: written?.Count ?? 0, rejected };
-  } finally {
-    await db.run(`DROP TABLE IF EXISTS ${ident(table)}`);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw new BadExportFileError(opts.entry, jsonErrorReason(String(e), opts.jsonPath));
   }
+  const counts = await db.all<RejectedRows & { kept: boolean }>(
+    `SELECT reject_reason IS NULL AS kept, coalesce(reject_reason, '') AS reason, count(*) AS rows, min(source_row) AS "firstRow"
+     FROM read_parquet(${literal(tmp)}) GROUP BY ALL ORDER BY rows DESC`,
+  );
+  await fs.rename(tmp, opts.outFile);
+  const rowsRead = counts.reduce((n, c) => n + c.rows, 0);
+  const rowsStaged = counts.find((c) => c.kept)?.rows ?? 0;
+  const rejected = counts.filter((c) => !c.kept).map(({ reason, rows, firstRow }) => ({ reason, rows, firstRow }));
+  return { entry: opts.entry, format: opts.format, rowsRead, rowsStaged, rejected };
 }
 
 export interface MergeResult {
@@ -151,7 +149,8 @@ export async function mergeStaged(
     return { rowsIn: 0, added: 0, duplicates: 0, superseded: 0, years: [], affectedDays: [] };
   }
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE incoming_plays AS SELECT ${cols} FROM read_parquet($1, union_by_name = true)`,
+    `CREATE OR REPLACE TEMP TABLE incoming_plays AS
+     SELECT ${cols} FROM read_parquet($1, union_by_name = true) WHERE reject_reason IS NULL`,
     [stringList(opts.stagedFiles)],
   );
   const years = (await db.all<{ y: number }>(
@@ -182,16 +181,16 @@ export async function mergeStaged(
   const superseded = counts?.superseded ?? 0;
   const rowsIn = counts?.rows_in ?? 0;
   if (added > 0 || superseded > 0) {
-    for (const y of years) {
-      await writeGeneration(
-        db,
-        layout.playsPartition(opts.userId, y),
-        `SELECT ${cols} FROM merged_plays
-         WHERE status IN ('kept', 'added') AND year(ended_at) = $1
-         ORDER BY ended_at, occurrence`,
-        [y],
-      );
-    }
+    // Every touched year in one pass; each becomes the next generation of its partition.
+    await writePartitionedGenerations(
+      db,
+      layout.userPlays(opts.userId),
+      'year',
+      years,
+      `SELECT ${cols}, year(ended_at) AS year FROM merged_plays
+       WHERE status IN ('kept', 'added')
+       ORDER BY ended_at, occurrence`,
+    );
   }
   const days = await db.all<{ d: string }>(
     `SELECT DISTINCT strftime(timezone($1, started_at), '%Y-%m-%d') AS d

@@ -95,16 +95,29 @@ artist_totals as (
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
 
+artist_lists as (
+    select
+        user_id,
+        local_date,
+        list(struct_pack(artist_name := artist_name, plays := plays, ms := ms)) as entries
+    from artist_totals
+    group by user_id, local_date
+),
+
+-- Lists are built unordered, then put in order with list_grade_up over sort keys derived from
+-- the entries themselves: a list() with ORDER BY keeps a sort buffer per group, which runs out
+-- of memory with thousands of days.
 artists as (
     select
         user_id,
         local_date,
-        list(
-            struct_pack(artist_name := artist_name, plays := plays, ms := ms)
-            order by plays desc, ms desc, artist_key
+        list_select(
+            entries,
+            list_grade_up(list_transform(
+                entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := lower(trim(e.artist_name)))
+            ))
         ) as artists
-    from artist_totals
-    group by user_id, local_date
+    from artist_lists
 ),
 
 track_totals as (
@@ -124,7 +137,7 @@ track_totals as (
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
 
-tracks as (
+track_lists as (
     select
         user_id,
         local_date,
@@ -138,10 +151,20 @@ tracks as (
                 plays := plays,
                 ms := ms
             )
-            order by plays desc, ms desc, track_key
-        ) as tracks
+        ) as entries
     from track_totals
     group by user_id, local_date
+),
+
+tracks as (
+    select
+        user_id,
+        local_date,
+        list_select(
+            entries,
+            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.track_key)))
+        ) as tracks
+    from track_lists
 ),
 
 album_totals as (
@@ -159,7 +182,7 @@ album_totals as (
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
 
-albums as (
+album_lists as (
     select
         user_id,
         local_date,
@@ -171,10 +194,20 @@ albums as (
                 plays := plays,
                 ms := ms
             )
-            order by plays desc, ms desc, album_key
-        ) as albums
+        ) as entries
     from album_totals
     group by user_id, local_date
+),
+
+albums as (
+    select
+        user_id,
+        local_date,
+        list_select(
+            entries,
+            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.album_key)))
+        ) as albums
+    from album_lists
 ),
 
 show_totals as (
@@ -189,16 +222,24 @@ show_totals as (
     group by user_id, local_date, show_name
 ),
 
+show_lists as (
+    select
+        user_id,
+        local_date,
+        list(struct_pack(show_name := show_name, streams := streams, ms := ms)) as entries
+    from show_totals
+    group by user_id, local_date
+),
+
 shows as (
     select
         user_id,
         local_date,
-        list(
-            struct_pack(show_name := show_name, streams := streams, ms := ms)
-            order by streams desc, ms desc, show_name
+        list_select(
+            entries,
+            list_grade_up(list_transform(entries, lambda e: struct_pack(s := -e.streams, m := -e.ms, k := e.show_name)))
         ) as shows
-    from show_totals
-    group by user_id, local_date
+    from show_lists
 ),
 
 final as (
