@@ -13,7 +13,7 @@ import { readJson, writeJsonAtomic } from '../warehouse/files.ts';
 import { withUserLock } from '../warehouse/lock.ts';
 import { readManifest, writeManifest, type ImportManifest } from '../warehouse/manifest.ts';
 import { ensureUser } from '../warehouse/users.ts';
-import { buildModels as runModels } from '../warehouse/models.ts';
+import { rebuildUserModels } from '../warehouse/models.ts';
 import { ExportInputError, extractEntry, inspectExport, type HistoryEntry } from './export/archive.ts';
 
 /** '1GB', '512MB', '1.5GB' -> bytes. */
@@ -257,13 +257,9 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
 
     /** Rebuild the user's marts for the days that changed (all days when none are given). */
     async buildModels(input: ModelsInput): Promise<ModelsResult> {
-      const user = await ensureUser(layout, input.userId, config.defaultTimezone);
       return withHeartbeat(
         () => ({ step: 'models', days: input.days?.length ?? 'all' }),
-        () =>
-          withUserLock(layout, input.userId, () =>
-            withDb((db) => runModels(db, layout, { userId: input.userId, timezone: user.timezone, days: input.days })),
-          ),
+        () => rebuildUserModels(layout, dbOptions, input.userId, { days: input.days, defaultTimezone: config.defaultTimezone }),
       );
     },
 

@@ -1,17 +1,15 @@
 /** `rewind build` and `rewind timezone`: rebuilding the models. */
-import { withDb } from '../warehouse/duckdb.ts';
-import { withUserLock } from '../warehouse/lock.ts';
-import { buildModels } from '../warehouse/models.ts';
-import { ensureUser, getUser, listUsers, setTimezone } from '../warehouse/users.ts';
+import { rebuildUserModels } from '../warehouse/models.ts';
+import { getUser, listUsers, setTimezone } from '../warehouse/users.ts';
 import type { Context } from './context.ts';
 
 /** Rebuild a user's models: every day (days undefined), or only the period snapshots (days = []). */
 export async function rebuildUser(ctx: Context, userId: string, days?: string[]) {
-  const user = await ensureUser(ctx.layout, userId, ctx.config.defaultTimezone);
-  return withUserLock(ctx.layout, userId, () =>
-    withDb({ memoryLimit: ctx.config.duckdb.memoryLimit, threads: ctx.config.duckdb.threads }, (db) =>
-      buildModels(db, ctx.layout, { userId, timezone: user.timezone, days }),
-    ),
+  return rebuildUserModels(
+    ctx.layout,
+    { memoryLimit: ctx.config.duckdb.memoryLimit, threads: ctx.config.duckdb.threads, tempDirectory: ctx.layout.tmp },
+    userId,
+    { days, defaultTimezone: ctx.config.defaultTimezone },
   );
 }
 

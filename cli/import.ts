@@ -9,7 +9,8 @@ import { hashExport } from '../activities/export/archive.ts';
 import { assertUserId } from '../warehouse/layout.ts';
 import { readManifest } from '../warehouse/manifest.ts';
 import { importWorkflowId, TASK_QUEUE } from '../workflows/ids.ts';
-import type { ImportInput, ImportProgress, ImportSummary } from '../workflows/import.ts';
+import type { ImportInput, ImportProgress } from '../workflows/import.ts';
+import { summarize, type ImportSummary } from '../workflows/summary.ts';
 import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
 
 export class ImportFailedError extends Error {}
@@ -22,24 +23,6 @@ export interface ImportOptions {
   session?: TemporalSession;
 }
 
-function summaryFromManifest(m: NonNullable<Awaited<ReturnType<typeof readManifest>>>): ImportSummary {
-  return {
-    importId: m.importId,
-    userId: m.userId,
-    status: 'already_imported',
-    filesRead: m.files.length,
-    rowsRead: m.rowsRead,
-    playsAdded: 0,
-    duplicatesSkipped: m.rowsRead - m.rowsRejected,
-    accountRowsSuperseded: 0,
-    rowsRejected: m.rowsRejected,
-    rejected: m.files.flatMap((f) => f.rejected.map((r) => ({ file: f.entry, ...r }))),
-    ignoredFiles: m.ignored,
-    daysRebuilt: 0,
-    elapsedSeconds: 0,
-  };
-}
-
 /** Import an export for a user through the import workflow; resolves with its summary. */
 export async function runImport(ctx: Context, opts: ImportOptions): Promise<ImportSummary> {
   const started = Date.now();
@@ -50,7 +33,7 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
   const importId = importWorkflowId(userId, sha256);
 
   const committed = await readManifest(ctx.layout, userId, importId);
-  if (committed) return { ...summaryFromManifest(committed), elapsedSeconds: (Date.now() - started) / 1000 };
+  if (committed) return summarize(committed, committed, 'already_imported', 0, (Date.now() - started) / 1000);
 
   const session = opts.session ?? (await connectTemporal(ctx));
   // The in-process worker (when one is needed) gets ready while the workflow starts.

@@ -20,12 +20,11 @@
  * (`user_id` is the Hive key in the path, not a column of the files), and records per-user freshness
  * in `<home>/warehouse/_models.json`.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { PROJECT_ROOT } from '../config.ts';
-import { type Db, ident, literal, stringList } from './duckdb.ts';
+import { type Db, type DbOptions, ident, literal, stringList, withDb } from './duckdb.ts';
 import { liveFile, liveFiles, readJson, writeGeneration, writeJsonAtomic } from './files.ts';
-import { withLock } from './lock.ts';
+import { withLock, withUserLock } from './lock.ts';
+import { ensureUser } from './users.ts';
+import { sqlFileText } from './sql.ts';
 import { type Layout, type Mart, assertUserId } from './layout.ts';
 import { HIVE_TYPES, PLAY_COLUMNS } from './schema.ts';
 
@@ -104,8 +103,7 @@ const MART_ORDER: Record<Mart, string> = {
 export async function modelSql(name: ModelName): Promise<string> {
   const model = MODELS.find((m) => m.name === name);
   if (!model) throw new Error(`unknown model "${name}"`);
-  const text = await fs.readFile(path.join(PROJECT_ROOT, model.file), 'utf8');
-  return text.trim().replace(/;\s*$/, '');
+  return sqlFileText(model.file);
 }
 
 /** A relation with the given columns and no rows, for views over partitions that have no files yet. */
@@ -266,15 +264,16 @@ function datesOfYear(year: number): string[] {
   return out;
 }
 
-/**
- * Run daily_rollups for the days in scope into the temporary table `table`, one local calendar
- * year at a time: memory stays bounded by one year of plays however long the history, and
- * int_plays_local's coarse filters let each pass read about one year of files. Leaves `scope_days`
- * as the whole scope again. Returns the number of rows.
- */
 /** Most plays one daily_rollups pass reads (keeps a pass well inside the default 768 MB limit). */
 const PLAYS_PER_PASS = 150_000;
 
+/**
+ * Run daily_rollups for the days in scope into the temporary table `table`, in passes of whole
+ * local calendar years holding at most PLAYS_PER_PASS plays (a heavy year is a pass of its own):
+ * memory stays bounded however long the history, and int_plays_local's coarse filters let each
+ * pass read only the files of its years. Leaves `scope_days`
+ * as the whole scope again. Returns the number of rows.
+ */
 async function rebuildDays(db: Db, scope: ModelScope, table: string): Promise<number> {
   const sql = await modelSql('daily_rollups');
   const chunks = new Map<number, string[]>();
@@ -393,4 +392,20 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
     // Best effort: a failure here must not hide the build's own error.
     await cleanUp(db).catch(() => undefined);
   }
+}
+
+/**
+ * Rebuild one user's marts in their own DuckDB, under the user's write lock: the days given (every
+ * day when undefined, only the period snapshots when empty), in the user's timezone.
+ */
+export async function rebuildUserModels(
+  layout: Layout,
+  options: DbOptions,
+  userId: string,
+  opts: { days?: readonly string[]; defaultTimezone?: string } = {},
+): Promise<BuildResult> {
+  const user = await ensureUser(layout, userId, opts.defaultTimezone);
+  return withUserLock(layout, userId, () =>
+    withDb(options, (db) => buildModels(db, layout, { userId, timezone: user.timezone, days: opts.days })),
+  );
 }

@@ -9,15 +9,19 @@ import { type Db, type Params, ident } from './duckdb.ts';
 
 const cache = new Map<string, string>();
 
-/** The text of `sql/<layer>/<name>.sql`, without a trailing semicolon. */
-export function modelSql(layer: 'staging' | 'intermediate' | 'marts', name: string): string {
-  const key = `${layer}/${name}`;
-  let text = cache.get(key);
+/** The text of a SQL file of the project (path relative to its root), without a trailing semicolon. */
+export function sqlFileText(file: string): string {
+  let text = cache.get(file);
   if (text === undefined) {
-    text = readFileSync(path.join(PROJECT_ROOT, 'sql', layer, `${name}.sql`), 'utf8').trim().replace(/;\s*$/, '');
-    cache.set(key, text);
+    text = readFileSync(path.join(PROJECT_ROOT, file), 'utf8').trim().replace(/;\s*$/, '');
+    cache.set(file, text);
   }
   return text;
+}
+
+/** The text of `sql/<layer>/<name>.sql`, without a trailing semicolon. */
+export function modelSql(layer: 'staging' | 'intermediate' | 'marts', name: string): string {
+  return sqlFileText(path.join('sql', layer, `${name}.sql`));
 }
 
 /** Create (or replace) a temporary view named after the model. */

@@ -11,7 +11,9 @@
 import { ApplicationFailure, ActivityFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import type { StageResult } from '../warehouse/plays.ts';
-import type { ImportManifest } from '../warehouse/manifest.ts';
+import { summarize, type ImportSummary } from './summary.ts';
+
+export type { ImportSummary } from './summary.ts';
 
 export interface ImportInput {
   userId: string;
@@ -28,22 +30,6 @@ export interface ImportProgress {
   filesTotal: number;
   rows: number;
   currentFiles: string[];
-}
-
-export interface ImportSummary {
-  importId: string;
-  userId: string;
-  status: 'imported' | 'already_imported';
-  filesRead: number;
-  rowsRead: number;
-  playsAdded: number;
-  duplicatesSkipped: number;
-  accountRowsSuperseded: number;
-  rowsRejected: number;
-  rejected: { file: string; reason: string; rows: number; firstRow: number }[];
-  ignoredFiles: string[];
-  daysRebuilt: number;
-  elapsedSeconds: number;
 }
 
 export const progressQuery = defineQuery<ImportProgress>('progress');
@@ -68,24 +54,6 @@ const { commitImport, buildModels } = proxyActivities<Activities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
 });
-
-function summarize(input: ImportInput, manifest: ImportManifest, status: ImportSummary['status'], daysRebuilt: number, elapsedSeconds: number): ImportSummary {
-  return {
-    importId: input.importId,
-    userId: input.userId,
-    status,
-    filesRead: manifest.files.length,
-    rowsRead: manifest.rowsRead,
-    playsAdded: status === 'imported' ? manifest.playsAdded : 0,
-    duplicatesSkipped: status === 'imported' ? manifest.duplicatesSkipped : manifest.rowsRead - manifest.rowsRejected,
-    accountRowsSuperseded: status === 'imported' ? manifest.accountRowsSuperseded : 0,
-    rowsRejected: manifest.rowsRejected,
-    rejected: manifest.files.flatMap((f) => f.rejected.map((r) => ({ file: f.entry, ...r }))),
-    ignoredFiles: manifest.ignored,
-    daysRebuilt,
-    elapsedSeconds,
-  };
-}
 
 export async function importExport(input: ImportInput): Promise<ImportSummary> {
   const started = Date.now();
