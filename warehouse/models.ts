@@ -39,6 +39,16 @@ export type ModelName = (typeof MODELS)[number]['name'];
 
 const HOURLY = 'STRUCT(hour INTEGER, listens BIGINT, ms BIGINT)[]';
 
+/** The listening totals both marts carry, per day or per period. */
+const TOTALS = [
+  ['streams', 'BIGINT'],
+  ['listens', 'BIGINT'],
+  ['skips', 'BIGINT'],
+  ['track_ms', 'BIGINT'],
+  ['episode_ms', 'BIGINT'],
+  ['audiobook_ms', 'BIGINT'],
+] as const;
+
 /**
  * The columns of each mart, in order, with their DuckDB types. The views made by `martSource`
  * have exactly these columns (`user_id` first); the files hold all but `user_id`.
@@ -47,12 +57,7 @@ export const MART_COLUMNS: Record<Mart, readonly (readonly [string, string])[]> 
   daily_rollups: [
     ['user_id', 'VARCHAR'],
     ['local_date', 'DATE'],
-    ['streams', 'BIGINT'],
-    ['listens', 'BIGINT'],
-    ['skips', 'BIGINT'],
-    ['track_ms', 'BIGINT'],
-    ['episode_ms', 'BIGINT'],
-    ['audiobook_ms', 'BIGINT'],
+    ...TOTALS,
     ['hourly', HOURLY],
     ['artists', 'STRUCT(artist_name VARCHAR, plays BIGINT, ms BIGINT)[]'],
     [
@@ -68,12 +73,7 @@ export const MART_COLUMNS: Record<Mart, readonly (readonly [string, string])[]> 
     ['period_key', 'VARCHAR'],
     ['period_start', 'DATE'],
     ['period_end', 'DATE'],
-    ['streams', 'BIGINT'],
-    ['listens', 'BIGINT'],
-    ['skips', 'BIGINT'],
-    ['track_ms', 'BIGINT'],
-    ['episode_ms', 'BIGINT'],
-    ['audiobook_ms', 'BIGINT'],
+    ...TOTALS,
     ['active_days', 'BIGINT'],
     ['unique_tracks', 'BIGINT'],
     ['unique_artists', 'BIGINT'],
