@@ -11,6 +11,9 @@
  *   <home>/tmp/                                                           scratch, DuckDB spill
  *   <home>/temporal/                                                      embedded Temporal dev server
  *   <home>/cache/                                                         workflow bundle cache
+ *   <home>/site/<u>/                                                      the user's built dashboards
+ *   <home>/secrets/                                                       encryption key, encrypted tokens, API token hashes
+ *   <home>/uploads/                                                       export ZIPs uploaded through the API
  */
 import path from 'node:path';
 
@@ -81,6 +84,17 @@ export class Layout {
   }
   get locks(): string {
     return path.join(this.home, 'locks');
+  }
+  /** The user's built dashboard site (served by the API behind login). */
+  site(userId: string): string {
+    return path.join(this.home, 'site', assertUserId(userId));
+  }
+  /** Key material and credentials: created with mode 0700, files 0600. */
+  get secrets(): string {
+    return path.join(this.home, 'secrets');
+  }
+  get uploads(): string {
+    return path.join(this.home, 'uploads');
   }
   get models(): string {
     return path.join(this.warehouse, '_models.json');
