@@ -8,7 +8,7 @@ import { Context, ApplicationFailure } from '@temporalio/activity';
 import type { Config } from '../config.ts';
 import { Db, type DbOptions } from '../warehouse/duckdb.ts';
 import { type Layout, safeName } from '../warehouse/layout.ts';
-import { BadExportFileError, mergeStaged, stageFile, type StageResult } from '../warehouse/plays.ts';
+import { BadExportFileError, mergeStaged, stageFile, type MergeResult, type StageResult } from '../warehouse/plays.ts';
 import { readJson, writeJsonAtomic } from '../warehouse/files.ts';
 import { withUserLock } from '../warehouse/lock.ts';
 import { readManifest, writeManifest, type ImportManifest } from '../warehouse/manifest.ts';
@@ -106,20 +106,36 @@ async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>):
   }
 }
 
+/**
+ * The one way plays enter the warehouse, shared by imports and the live sync: merge staged
+ * checkpoint files into the user's plays under the user's write lock (one writer per user, so an
+ * import and a sync never interleave their writes), then `record` what was committed (an import's
+ * manifest, the sync's cursor) once the merged files are in place and while the lock is still held.
+ * The affected days' marts are rebuilt afterwards (the buildModels activity).
+ */
+export async function commitStagedPlays<T>(
+  layout: Layout,
+  dbOptions: DbOptions,
+  opts: { userId: string; timezone: string; stagedFiles: string[]; record: (merge: MergeResult) => Promise<T> },
+): Promise<T> {
+  return withUserLock(layout, opts.userId, async () => {
+    await fs.mkdir(layout.tmp, { recursive: true });
+    const db = await Db.open(dbOptions);
+    let merge: MergeResult;
+    try {
+      merge = await mergeStaged(db, layout, { userId: opts.userId, stagedFiles: opts.stagedFiles, timezone: opts.timezone });
+    } finally {
+      db.close();
+    }
+    return opts.record(merge);
+  });
+}
+
 export function createImportActivities({ config, layout }: ActivityDeps) {
   const dbOptions: DbOptions = {
     memoryLimit: config.duckdb.memoryLimit,
     threads: config.duckdb.threads,
     tempDirectory: layout.tmp,
-  };
-  const withDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
-    await fs.mkdir(layout.tmp, { recursive: true });
-    const db = await Db.open(dbOptions);
-    try {
-      return await fn(db);
-    } finally {
-      db.close();
-    }
   };
   // Staging runs `importConcurrency` files at once: each lane gets its share of the cores and of
   // the memory limit, and keeps its DuckDB between files (opening one per file costs more than
@@ -219,16 +235,14 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
       const result = await withHeartbeat(
         () => ({ step: 'merge', files: staged.length }),
         () =>
-          withUserLock(layout, input.userId, () =>
-            withDb(async (db) => {
+          commitStagedPlays(layout, dbOptions, {
+            userId: input.userId,
+            stagedFiles: staged.filter((s) => s.f.rowsStaged > 0).map((s) => s.file),
+            timezone: user.timezone,
+            record: async (merge) => {
               // A retry after a crash re-merges the same staged files: the outcome is the same, and the
               // counts of the first attempt (kept in the plan) are the ones reported.
               const plan = await readJson<CommitResult>(planFile);
-              const merge = await mergeStaged(db, layout, {
-                userId: input.userId,
-                stagedFiles: staged.filter((s) => s.f.rowsStaged > 0).map((s) => s.file),
-                timezone: user.timezone,
-              });
               const rowsRejected = input.files.reduce((n, f) => n + f.rejected.reduce((m, r) => m + r.rows, 0), 0);
               const manifest: ImportManifest = plan?.manifest ?? {
                 importId: input.importId,
@@ -248,8 +262,8 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
               if (!plan) await writeJsonAtomic(planFile, out);
               await writeManifest(layout, manifest);
               return out;
-            }),
-          ),
+            },
+          }),
       );
       await fs.rm(stageDir(input.importId), { recursive: true, force: true });
       return result;

@@ -3,7 +3,7 @@
  */
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import cliProgress from 'cli-progress';
 import { hashExport } from '../activities/export/archive.ts';
 import { assertUserId } from '../warehouse/layout.ts';
@@ -21,6 +21,31 @@ export interface ImportOptions {
   /** Called with the workflow's progress about twice a second. */
   onProgress?: (p: ImportProgress) => void;
   session?: TemporalSession;
+}
+
+/**
+ * Start the import workflow of an archive not imported yet (no manifest), or join the run of the same
+ * archive that is already going. Shared by `rewind import` and the API (POST /api/v1/imports).
+ */
+export async function startImportWorkflow(
+  session: TemporalSession,
+  input: ImportInput,
+): Promise<{ handle: WorkflowHandle; started: boolean }> {
+  try {
+    const handle = await session.client.workflow.start('importExport', {
+      taskQueue: TASK_QUEUE,
+      workflowId: input.importId,
+      args: [input],
+      // Not imported here (no manifest): a finished run of the same ID imported into another data
+      // folder or lost its data, so a new run is right. A running one is joined instead.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    return { handle, started: true };
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    // The same archive is being imported (or was): follow that run instead of starting another.
+    return { handle: session.client.workflow.getHandle(input.importId), started: false };
+  }
 }
 
 /** Import an export for a user through the import workflow; resolves with its summary. */
@@ -41,21 +66,7 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
   prepared.catch(() => undefined);
   try {
     const input: ImportInput = { userId, importId, sha256, paths, concurrency: ctx.config.importConcurrency };
-    let handle;
-    try {
-      handle = await session.client.workflow.start('importExport', {
-        taskQueue: TASK_QUEUE,
-        workflowId: importId,
-        args: [input],
-        // Not imported here (no manifest above): a finished run of the same ID imported into another
-        // data folder or lost its data, so a new run is right. A running one is joined instead.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      });
-    } catch (e) {
-      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-      // The same archive is being imported (or was): follow that run instead of starting another.
-      handle = session.client.workflow.getHandle(importId);
-    }
+    const { handle } = await startImportWorkflow(session, input);
     // One progress query at a time (the client retries a query internally), and the last one is
     // awaited before the connection closes.
     let inFlight: Promise<void> | undefined;

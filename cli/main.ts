@@ -9,6 +9,10 @@ import { statusCommand } from './status.ts';
 import { demoCommand, startCommand } from './start.ts';
 import { buildCommand, timezoneCommand } from './build.ts';
 import { workerCommand, temporalCommand } from './worker.ts';
+import { connectCommand, loginCommand } from './login.ts';
+import { syncCommand } from './sync.ts';
+import { serveCommand } from './serve.ts';
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './token.ts';
 
 const program = new Command();
 program
@@ -66,9 +70,10 @@ program
 
 program
   .command('build')
-  .description('Rebuild the models (every day) for one user or all.')
+  .description('Rebuild the models (every day), then the dashboards site, for one user or all.')
   .option('--user <id>', 'only this user')
-  .action(async (opts: { user?: string }) => buildCommand(createContext(), opts.user));
+  .option('--no-site', 'only the models')
+  .action(async (opts: { user?: string; site: boolean }) => buildCommand(createContext(), opts.user, { site: opts.site }));
 
 program
   .command('timezone')
@@ -87,6 +92,56 @@ program
   .description('The embedded Temporal dev server: start it (or check TEMPORAL_ADDRESS), or stop it.')
   .argument('<action>', 'start | stop')
   .action(async (action: string) => temporalCommand(createContext(), action));
+
+program
+  .command('serve')
+  .description('Serve the JSON API (/api/v1, docs at /api/docs) and the dashboards; runs a worker in-process when none polls.')
+  .option('--host <host>', 'address to listen on (default REWIND_API_HOST or 127.0.0.1)')
+  .option('--port <port>', 'port (default REWIND_API_PORT or 3000)', (v) => Number(v))
+  .option('--no-worker', 'never run a worker in this process')
+  .action(async (opts: { host?: string; port?: number; worker: boolean }) => serveCommand(createContext(), opts));
+
+const token = program.command('token').description('Personal API tokens (Authorization: Bearer <token>).');
+token
+  .command('create')
+  .description('Create a token for a user and print it (shown only once).')
+  .requiredOption('--user <id>', 'the user the token acts as')
+  .option('--name <name>', 'a label, e.g. the tool that uses it')
+  .option('--json', 'print JSON')
+  .action(async (opts: { user: string; name?: string; json?: boolean }) => tokenCreateCommand(createContext(), opts.user, opts.name, Boolean(opts.json)));
+token
+  .command('list')
+  .description('List tokens (ids, users, names; never the tokens).')
+  .option('--user <id>', 'only this user')
+  .option('--json', 'print JSON')
+  .action(async (opts: { user?: string; json?: boolean }) => tokenListCommand(createContext(), opts.user, Boolean(opts.json)));
+token
+  .command('revoke')
+  .description('Revoke a token by its id (its sessions end too).')
+  .argument('<id>', 'the token id (see token list)')
+  .action(async (id: string) => tokenRevokeCommand(createContext(), id));
+
+program
+  .command('login')
+  .description('Connect a user to their Spotify account (Authorization Code with PKCE, through a browser) and schedule their sync.')
+  .requiredOption('--user <id>', 'the Rewind user')
+  .option('--port <port>', 'callback port on 127.0.0.1 (default SPOTIFY_REDIRECT_PORT or 8888)', (v) => Number(v))
+  .action(async (opts: { user: string; port?: number }) => loginCommand(createContext(), opts));
+
+program
+  .command('connect')
+  .description('Connect a user with a Spotify refresh token read from a file (headless servers), and schedule their sync.')
+  .requiredOption('--user <id>', 'the Rewind user')
+  .requiredOption('--refresh-token-file <file>', 'a file holding the refresh token (one line)')
+  .action(async (opts: { user: string; refreshTokenFile: string }) => connectCommand(createContext(), opts));
+
+program
+  .command('sync')
+  .description('Sync plays from Spotify now (recently-played), for one user or every connected user, with progress.')
+  .option('--user <id>', 'the user')
+  .option('--all', 'every connected user')
+  .option('--json', 'print JSON')
+  .action(async (opts: { user?: string; all?: boolean; json?: boolean }) => syncCommand(createContext(), opts));
 
 try {
   await program.parseAsync(process.argv);

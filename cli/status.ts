@@ -1,10 +1,11 @@
-/** `rewind status`: users, plays per source, last import, models' freshness. */
+/** `rewind status`: users, plays per source, last import, models' freshness, Spotify sync (connection, schedule, last sync, gaps). */
 import Table from 'cli-table3';
 import { listManifests } from '../warehouse/manifest.ts';
 import { readModelState } from '../warehouse/models.ts';
 import { queryWarehouse } from '../warehouse/query.ts';
 import { listUsers } from '../warehouse/users.ts';
 import type { Context } from './context.ts';
+import { formatSyncStatus, syncStatus } from './sync.ts';
 
 export async function collectStatus(ctx: Context) {
   const users = await listUsers(ctx.layout);
@@ -28,6 +29,7 @@ export async function collectStatus(ctx: Context) {
         imports: imports.length,
         lastImport: last ? { importId: last.importId, committedAt: last.committedAt, playsAdded: last.playsAdded } : null,
         models: models[u.id] ?? null,
+        sync: await syncStatus(ctx, u.id),
       };
     }),
   );
@@ -43,7 +45,7 @@ export async function statusCommand(ctx: Context, json: boolean): Promise<void> 
     process.stdout.write(`No users yet in ${ctx.layout.home}. Import an export: rewind import <zip> --user <id>\n`);
     return;
   }
-  const table = new Table({ head: ['user', 'tz', 'plays by source', 'first play', 'last play', 'last import', 'models built'], style: { head: [], border: [] } });
+  const table = new Table({ head: ['user', 'tz', 'plays by source', 'first play', 'last play', 'last import', 'models built', 'spotify sync'], style: { head: [], border: [] } });
   for (const s of status) {
     table.push([
       s.user,
@@ -53,6 +55,7 @@ export async function statusCommand(ctx: Context, json: boolean): Promise<void> 
       s.lastPlay ?? '-',
       s.lastImport ? `${s.lastImport.committedAt} (+${s.lastImport.playsAdded})` : '-',
       s.models ? JSON.stringify(s.models) : 'never',
+      formatSyncStatus(s.sync),
     ]);
   }
   process.stdout.write(`${table.toString()}\n`);

@@ -14,6 +14,7 @@
  *   <home>/site/<u>/                                                      the user's built dashboards
  *   <home>/secrets/                                                       encryption key, encrypted tokens, API token hashes
  *   <home>/uploads/                                                       export ZIPs uploaded through the API
+ *   <home>/sync/<u>.json, _spotify-budget.json                            live sync cursor, last run, gaps; app-wide Spotify budget
  */
 import path from 'node:path';
 
@@ -92,6 +93,24 @@ export class Layout {
   /** Key material and credentials: created with mode 0700, files 0600. */
   get secrets(): string {
     return path.join(this.home, 'secrets');
+  }
+  /** The key that encrypts tokens at rest, when REWIND_SECRET_KEY is not set (0600). */
+  get secretKeyFile(): string {
+    return path.join(this.secrets, 'secret.key');
+  }
+  /** A user's Spotify tokens, encrypted (AES-256-GCM, 0600). */
+  spotifyTokens(userId: string): string {
+    return path.join(this.secrets, 'spotify', `${assertUserId(userId)}.json`);
+  }
+  /** Live sync state: per-user cursor, last run and gaps (`<u>.json`), and the app-wide Spotify budget. */
+  get syncDir(): string {
+    return path.join(this.home, 'sync');
+  }
+  syncState(userId: string): string {
+    return path.join(this.syncDir, `${assertUserId(userId)}.json`);
+  }
+  get spotifyBudget(): string {
+    return path.join(this.syncDir, '_spotify-budget.json');
   }
   get uploads(): string {
     return path.join(this.home, 'uploads');

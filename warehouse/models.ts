@@ -26,7 +26,7 @@ import { withLock, withUserLock } from './lock.ts';
 import { ensureUser } from './users.ts';
 import { sqlFileText } from './sql.ts';
 import { type Layout, type Mart, assertUserId } from './layout.ts';
-import { HIVE_TYPES, PLAY_COLUMNS } from './schema.ts';
+import { HIVE_TYPES, PLAY_COLUMNS, withPlayColumns } from './schema.ts';
 
 /** The models, in the order they run. `file` is relative to the project root. */
 export const MODELS = [
@@ -126,7 +126,11 @@ export async function playsSource(layout: Layout, userId?: string): Promise<stri
   if (files.length === 0) return emptyRelation(columns);
   return (
     `select ${columns.map(([name]) => ident(name)).join(', ')} ` +
-    `from read_parquet(${fileList(files)}, hive_partitioning = true, hive_types = ${HIVE_TYPES}, union_by_name = true)`
+    // withPlayColumns: columns added after older files were written read as NULL in those files.
+    `from ${withPlayColumns(
+      `read_parquet(${fileList(files)}, hive_partitioning = true, hive_types = ${HIVE_TYPES}, union_by_name = true)`,
+      [['user_id', 'VARCHAR'], ['year', 'INTEGER']],
+    )}`
   );
 }
 

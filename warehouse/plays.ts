@@ -9,7 +9,7 @@ import { type Db, ident, literal, stringList } from './duckdb.ts';
 import { liveFile } from './files.ts';
 import { writePartitionedGenerations } from './files.ts';
 import { type Layout } from './layout.ts';
-import { HIVE_TYPES, PLAY_COLUMN_NAMES } from './schema.ts';
+import { HIVE_TYPES, PLAY_COLUMN_NAMES, withPlayColumns } from './schema.ts';
 import { createModelView, setVariables } from './sql.ts';
 
 export type StageFormat = 'extended' | 'account_music' | 'account_podcast' | 'account_audiobook' | 'account_legacy';
@@ -48,9 +48,10 @@ export interface RejectedRows {
   firstRow: number;
 }
 
-export interface StageResult {
+export interface StageResult<F extends string = StageFormat> {
   entry: string;
-  format: StageFormat;
+  /** The export file's format; 'api' for a batch of Web API plays (api-plays.ts). */
+  format: F;
   rowsRead: number;
   rowsStaged: number;
   rejected: RejectedRows[];
@@ -123,7 +124,10 @@ export interface MergeResult {
   rowsIn: number;
   added: number;
   duplicates: number;
+  /** Stored rows replaced by a better row of the same stream (Account by Extended, API by export). */
   superseded: number;
+  /** Stored exported rows that gained the IDs and context of an API play matched to them. */
+  enriched: number;
   years: number[];
   /** Local dates (in `timezone`) whose plays changed: to rebuild in the marts. */
   affectedDays: string[];
@@ -146,24 +150,33 @@ export async function mergeStaged(
 ): Promise<MergeResult> {
   const cols = PLAY_COLUMN_NAMES.map(ident).join(', ');
   if (opts.stagedFiles.length === 0) {
-    return { rowsIn: 0, added: 0, duplicates: 0, superseded: 0, years: [], affectedDays: [] };
+    return { rowsIn: 0, added: 0, duplicates: 0, superseded: 0, enriched: 0, years: [], affectedDays: [] };
   }
   await db.run(
     `CREATE OR REPLACE TEMP TABLE incoming_plays AS
-     SELECT ${cols} FROM read_parquet($1, union_by_name = true) WHERE reject_reason IS NULL`,
+     SELECT ${cols} FROM ${withPlayColumns('read_parquet($1, union_by_name = true)', [['reject_reason', 'VARCHAR']])}
+     WHERE reject_reason IS NULL`,
     [stringList(opts.stagedFiles)],
   );
-  const years = (await db.all<{ y: number }>(
-    `SELECT DISTINCT year(ended_at) AS y FROM incoming_plays ORDER BY y`,
-  )).map((r) => r.y);
+  // The years of the incoming rows, and the next or previous year for rows within an hour of New
+  // Year: the matching rule pairs rows up to minutes apart, which may lie in two partitions.
+  const incomingYears = await db.all<{ y: number; near: boolean }>(
+    `SELECT y, bool_and(near) AS near FROM (
+       SELECT year(ended_at) AS y, false AS near FROM incoming_plays
+       UNION ALL SELECT year(ended_at - INTERVAL 1 HOUR), true FROM incoming_plays
+       UNION ALL SELECT year(ended_at + INTERVAL 1 HOUR), true FROM incoming_plays
+     ) GROUP BY y ORDER BY y`,
+  );
+  const years: number[] = [];
   const existingFiles: string[] = [];
-  for (const y of years) {
+  for (const { y, near } of incomingYears) {
     const f = await liveFile(layout.playsPartition(opts.userId, y));
     if (f) existingFiles.push(f);
+    if (f || !near) years.push(y);
   }
   if (existingFiles.length > 0) {
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE existing_plays AS SELECT ${cols} FROM read_parquet($1, union_by_name = true)`,
+      `CREATE OR REPLACE TEMP TABLE existing_plays AS SELECT ${cols} FROM ${withPlayColumns('read_parquet($1, union_by_name = true)')}`,
       [stringList(existingFiles)],
     );
   } else {
@@ -171,16 +184,18 @@ export async function mergeStaged(
   }
   await createModelView(db, 'intermediate', 'int_plays_merged');
   await db.run(`CREATE OR REPLACE TEMP TABLE merged_plays AS SELECT * FROM int_plays_merged`);
-  const counts = await db.one<{ rows_in: number; added: number; superseded: number }>(
+  const counts = await db.one<{ rows_in: number; added: number; superseded: number; enriched: number }>(
     `SELECT (SELECT count(*) FROM incoming_plays) AS rows_in,
             count(*) FILTER (WHERE status = 'added') AS added,
-            count(*) FILTER (WHERE status = 'superseded') AS superseded
+            count(*) FILTER (WHERE status = 'superseded') AS superseded,
+            count(*) FILTER (WHERE status = 'enriched') AS enriched
      FROM merged_plays`,
   );
   const added = counts?.added ?? 0;
   const superseded = counts?.superseded ?? 0;
+  const enriched = counts?.enriched ?? 0;
   const rowsIn = counts?.rows_in ?? 0;
-  if (added > 0 || superseded > 0) {
+  if (added > 0 || superseded > 0 || enriched > 0) {
     // Every touched year in one pass; each becomes the next generation of its partition.
     await writePartitionedGenerations(
       db,
@@ -188,13 +203,13 @@ export async function mergeStaged(
       'year',
       years,
       `SELECT ${cols}, year(ended_at) AS year FROM merged_plays
-       WHERE status IN ('kept', 'added')
+       WHERE status IN ('kept', 'added', 'enriched')
        ORDER BY ended_at, occurrence`,
     );
   }
   const days = await db.all<{ d: string }>(
     `SELECT DISTINCT strftime(timezone($1, started_at), '%Y-%m-%d') AS d
-     FROM merged_plays WHERE status IN ('added', 'superseded') ORDER BY d`,
+     FROM merged_plays WHERE status IN ('added', 'superseded', 'enriched') ORDER BY d`,
     [opts.timezone],
   );
   await db.run(`DROP TABLE IF EXISTS merged_plays; DROP TABLE IF EXISTS incoming_plays; DROP TABLE IF EXISTS existing_plays`);
@@ -203,6 +218,7 @@ export async function mergeStaged(
     added,
     duplicates: rowsIn - added,
     superseded,
+    enriched,
     years,
     affectedDays: days.map((r) => r.d),
   };

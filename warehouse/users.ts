@@ -10,6 +10,8 @@ export interface UserSettings {
   id: string;
   timezone: string;
   createdAt: string;
+  /** Realtime mode: sync recent plays as often as the sync allows (set through PATCH /api/v1/me). */
+  realtime?: boolean;
 }
 
 export class InvalidTimezoneError extends Error {}
@@ -40,6 +42,13 @@ export async function ensureUser(layout: Layout, userId: string, defaultTimezone
 export async function setTimezone(layout: Layout, userId: string, timezone: string): Promise<UserSettings> {
   const user = await ensureUser(layout, userId);
   const updated = { ...user, timezone: assertTimezone(timezone) };
+  await writeJsonAtomic(layout.userSettings(userId), updated);
+  return updated;
+}
+
+export async function setRealtime(layout: Layout, userId: string, realtime: boolean): Promise<UserSettings> {
+  const user = await ensureUser(layout, userId);
+  const updated = { ...user, realtime };
   await writeJsonAtomic(layout.userSettings(userId), updated);
   return updated;
 }

@@ -11,7 +11,13 @@ export function importWorkflowId(userId: string, sha256: string): string {
   return `import:${userId}:${sha256}`;
 }
 
-/** The per-user sync workflow and its schedule. */
+/**
+ * The per-user sync: the ID of its Temporal Schedule, and of a sync started by hand (`rewind sync`).
+ * Runs started by the schedule get this ID with the schedule's timestamp appended (`sync:<u>-<time>`).
+ */
 export function syncWorkflowId(userId: string): string {
   return `sync:${userId}`;
 }
+
+/** The sync workflow's type name (what the schedule and `rewind sync` start). */
+export const SYNC_WORKFLOW_TYPE = 'syncUser';

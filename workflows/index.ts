@@ -1,2 +1,3 @@
 /** Every workflow the Rewind worker runs. Loaded by the worker's workflow bundle. */
 export { importExport, progressQuery } from './import.ts';
+export { syncUser, syncProgressQuery } from './sync.ts';

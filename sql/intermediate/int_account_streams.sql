@@ -79,6 +79,11 @@ final as (
         getvariable('rewind_import_id')                             as import_id,
         getvariable('rewind_source_file')                           as source_file,
         source_row,
+        cast(null as varchar)                                       as album_uri,
+        cast(null as varchar[])                                     as artist_uris,
+        cast(null as varchar)                                       as context_uri,
+        cast(null as varchar)                                       as context_type,
+        cast(null as timestamptz)                                   as api_played_at,
         reject_reason
 
     from checked

@@ -1,7 +1,8 @@
--- int_plays_merged: the stored plays of the partitions an import touches, merged with the import's
--- staged rows, each with a `status`: 'kept' (stored before, stays), 'added' (new), 'superseded'
--- (stored before, replaced by a better row of the same stream, removed) or 'duplicate' (incoming,
--- the stream is stored already, not added).
+-- int_plays_merged: the stored plays of the partitions an import or sync touches, merged with its
+-- staged rows, each with a `status`: 'kept' (stored before, stays), 'added' (new), 'enriched'
+-- (stored before, stays, gained the IDs and context of an API play), 'superseded' (stored before,
+-- replaced by a better row of the same stream, removed) or 'duplicate' (incoming, the stream is
+-- stored already, not added).
 --
 -- The matching rule (README, "One stream, stored once"):
 --   1. Rows of one import identical in every field are one stream logged twice: kept once.
@@ -10,16 +11,48 @@
 --      content. `ended_at` has second precision in Extended exports, minute precision in Account
 --      data. A re-import, or a newer export that contains an older one, carries the same identities,
 --      so its rows are recognised even when names changed in between, and two distinct streams
---      that share ts and track but differ in ms_played stay two.
+--      that share ts and track but differ in ms_played stay two. (API rows: see 4.)
 --   3. An Account-data row and an Extended row are the same stream when ms_played is equal and the
 --      Extended end lies within [endTime - 60 s, endTime + 120 s) (Account times are cut to the
 --      minute and, in real exports, up to ~80 s earlier than the Extended ts); for streams under 1 s
 --      the names must also agree. Each row pairs with at most one: the pair closest in time that is
 --      the best for both sides. The Extended row wins: a stored Account row is superseded, an
---      incoming Account row is a duplicate.
+--      incoming Account row is a duplicate. API columns an Account row had gained (5.) move to the
+--      Extended row.
+--   4. API plays (source 'api', recently-played) against each other: two API rows of the same track
+--      URI whose played_at are at most 2 s apart are one play (the same play returned by two polls,
+--      played_at with and without milliseconds, the same item listed twice 20-800 ms apart in one
+--      response). The stored one wins; else the earliest. An incoming API row whose track and
+--      played_at (within 2 s) an exported row already holds in api_played_at is a duplicate (a
+--      re-sync after the export was matched). Two different tracks sharing one played_at are two.
+--   5. API plays against exported streams. played_at is usually the end of the play, sometimes its
+--      start, and drifts by seconds. An API row and an exported track stream are candidates when
+--        * they are the same track: equal track URI, or equal artist and track names (case and
+--          surrounding spaces ignored: Account data and old endsong files have no URI, and the API
+--          may return a relinked URI), and
+--        * played_at lies within 60 s of an anchor of the stream: its end (ts), its start
+--          (ts - ms_played), or, for offline plays, offline_timestamp (and it + ms_played). For an
+--          Account row the end is only known to lie in [endTime - 60 s, endTime + 120 s): its
+--          anchors are endTime + 30 s and endTime + 30 s - ms_played, within 150 s. Or
+--        * (a start after a pause) played_at lies between the end of the previous exported stream
+--          (less 60 s) and the stream's start, at most 30 min before that start.
+--      Only candidates with one side new in this merge are considered (stored pairs were settled
+--      when they met), and only exported rows not matched before (api_played_at IS NULL).
+--      Pairs are one-to-one, chosen in rounds. Each round every row picks its best candidate, in
+--      this order: streams of 30 s or more first (the API lists only those), then the tighter
+--      tier (an anchor within 10 s (Account: 100 s); within the window; after a pause), then
+--      pairs where one side has no other candidate (so that the same track played twice in a row,
+--      where one played_at is both the end of the first stream and the start of the second, pairs
+--      each play with its own stream), then the closest; pairs that are each other's pick are
+--      made, their rows leave, and rounds repeat until no pair is made.
+--      The exported row wins: it keeps its identity, times and true ms_played, and gains the API
+--      row's track URI (when it had none), album name and URI (when it had none), artist URIs,
+--      context and api_played_at. A stored API row is superseded by it; an incoming API row is a
+--      duplicate; a stored exported row that gains them is 'enriched'.
 -- Inputs: views `incoming_plays` and `existing_plays`, both in the stored play shape.
+-- When neither holds an API row, steps 4 and 5 work on empty sets.
 
-with incoming as (
+with recursive incoming as (
 
     select * from incoming_plays
 
@@ -41,7 +74,8 @@ incoming_distinct as (
             source, ended_at, ms_played, kind, track_uri, track_name, artist_name, album_name,
             episode_uri, episode_name, show_name, audiobook_uri, audiobook_title,
             audiobook_chapter_uri, audiobook_chapter_title, platform, conn_country,
-            reason_start, reason_end, shuffle, skipped, offline, offline_at, incognito
+            reason_start, reason_end, shuffle, skipped, offline, offline_at, incognito,
+            context_uri
         )
         order by source_file, source_row
     ) = 1
@@ -66,6 +100,7 @@ incoming_numbered as (
 
 incoming_new as (
 
+    -- rule 2; API rows are matched by rule 4 instead
     select i.*
     from incoming_numbered as i
     anti join existing as e
@@ -73,6 +108,7 @@ incoming_new as (
         and e.ended_at = i.ended_at
         and e.ms_played = i.ms_played
         and e.occurrence = i.occurrence
+        and i.source <> 'api'
 
 ),
 
@@ -83,6 +119,8 @@ candidates as (
     select *, 'added' as status from incoming_new
 
 ),
+
+-- Rule 3: Account data against Extended history ------------------------------------------------
 
 account_rows as (
 
@@ -105,6 +143,8 @@ pairs as (
     select
         a.row_key as account_key,
         hash(x.ended_at, x.ms_played, x.occurrence) as extended_key,
+        x.ended_at as extended_ended_at,
+        x.occurrence as extended_occurrence,
         abs(epoch(x.ended_at) - epoch(a.ended_at) - 30) as distance
     from account_rows as a
     join extended_rows as x
@@ -132,7 +172,7 @@ best_pairs as (
 account_checked as (
 
     select
-        a.* exclude (row_key, status),
+        a.* exclude (status),
         case
             when b.account_key is null then a.status
             when a.status = 'kept' then 'superseded'
@@ -144,11 +184,415 @@ account_checked as (
 
 ),
 
+account_carried as (
+
+    -- API columns of a paired Account row, for its Extended row
+    select
+        'extended_export' as source,
+        b.extended_ended_at as ended_at,
+        a.ms_played,
+        b.extended_occurrence as occurrence,
+        a.track_uri, a.album_name, a.album_uri, a.artist_uris, a.context_uri, a.context_type,
+        a.api_played_at,
+        1 as precedence
+    from best_pairs as b
+    join account_rows as a
+        on a.row_key = b.account_key
+    where a.api_played_at is not null
+
+),
+
+-- Rule 4: API rows against each other, and against API plays exported rows already hold ---------
+
+api_rows as (
+
+    select
+        *,
+        hash(status, import_id, source_file, source_row) as api_key,
+        lower(trim(artist_name)) || chr(31) || lower(trim(track_name)) as name_key,
+        row_number() over (
+            order by status = 'added', api_played_at, import_id, source_file, source_row
+        ) as api_rank
+    from candidates
+    where source = 'api'
+
+),
+
+added_api as (
+
+    select * from api_rows where status = 'added'
+
+),
+
+added_api_span as (
+
+    select
+        min(api_played_at) - interval 2 second as lo,
+        max(api_played_at) + interval 2 second as hi
+    from added_api
+
+),
+
+api_repeats as (
+
+    select a.api_key
+    from added_api as a
+    join api_rows as b
+        on  b.track_uri = a.track_uri
+        and b.api_rank < a.api_rank
+        and b.api_played_at between a.api_played_at - interval 2 second and a.api_played_at + interval 2 second
+
+),
+
+absorbed as (
+
+    -- exported rows that hold an API play already, near the incoming API rows
+    select
+        track_uri,
+        lower(trim(artist_name)) || chr(31) || lower(trim(track_name)) as name_key,
+        api_played_at
+    from candidates
+    where source <> 'api'
+      and api_played_at between (select lo from added_api_span) and (select hi from added_api_span)
+
+),
+
+api_absorbed as (
+
+    select a.api_key
+    from added_api as a
+    join absorbed as x
+        on  (x.track_uri = a.track_uri or x.name_key = a.name_key)
+        and x.api_played_at between a.api_played_at - interval 2 second and a.api_played_at + interval 2 second
+
+),
+
+api_seen as (
+
+    select api_key from api_repeats
+    union
+    select api_key from api_absorbed
+
+),
+
+api_live as (
+
+    select a.*
+    from api_rows as a
+    anti join api_seen as s
+        on s.api_key = a.api_key
+
+),
+
+-- Rule 5: API rows against exported streams -----------------------------------------------------
+
+added_export_span as (
+
+    -- where new exported rows are (offline plays are placed by offline_timestamp too)
+    select
+        min(least(ended_at, coalesce(offline_at, ended_at))) - interval 1 hour as lo,
+        max(ended_at) + interval 1 hour as hi
+    from candidates
+    where status = 'added'
+      and source in ('extended_export', 'account_export')
+
+),
+
+api_candidates as (
+
+    -- live API rows that may pair in this merge: the new ones, and stored ones near new exported rows
+    select *
+    from api_live
+    where status = 'added'
+       or api_played_at between (select lo from added_export_span) and (select hi from added_export_span)
+
+),
+
+api_candidates_span as (
+
+    select
+        min(api_played_at) - interval 1 hour as lo,
+        max(api_played_at) + interval 1 hour as hi,
+        min(api_played_at) filter (where status = 'added') - interval 1 hour as added_lo,
+        max(api_played_at) filter (where status = 'added') + interval 1 hour as added_hi
+    from api_candidates
+
+),
+
+export_near_api as (
+
+    -- exported rows of any kind around those API rows, with the end of the stream before each
+    select
+        *,
+        lag(ended_at) over (order by ended_at, started_at) as previous_ended_at
+    from candidates
+    where source in ('extended_export', 'account_export')
+      and (
+          ended_at between (select lo from api_candidates_span) and (select hi from api_candidates_span)
+          or offline_at between (select lo from api_candidates_span) and (select hi from api_candidates_span)
+      )
+
+),
+
+api_targets as (
+
+    -- exported track streams an API row may be: not matched before, not replaced by rule 3, and
+    -- new or near a new API row
+    select
+        x.*,
+        hash(x.source, x.ended_at, x.ms_played, x.occurrence) as x_key,
+        lower(trim(x.artist_name)) || chr(31) || lower(trim(x.track_name)) as name_key
+    from export_near_api as x
+    where x.kind = 'track'
+      and x.api_played_at is null
+      and (
+          x.status = 'added'
+          or x.ended_at between (select added_lo from api_candidates_span) and (select added_hi from api_candidates_span)
+          or x.offline_at between (select added_lo from api_candidates_span) and (select added_hi from api_candidates_span)
+      )
+      and not exists (
+          select 1 from best_pairs as b
+          where x.source = 'account_export'
+            and b.account_key = hash(x.ended_at, x.ms_played, x.occurrence)
+      )
+
+),
+
+api_same_track as (
+
+    select
+        a.api_key, a.api_played_at as p,
+        x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at
+    from api_candidates as a
+    join api_targets as x
+        on x.track_uri = a.track_uri
+    where a.status = 'added' or x.status = 'added'
+    union
+    select
+        a.api_key, a.api_played_at as p,
+        x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at
+    from api_candidates as a
+    join api_targets as x
+        on x.name_key = a.name_key
+    where a.status = 'added' or x.status = 'added'
+
+),
+
+api_distances as (
+
+    select
+        api_key,
+        x_key,
+        ms_played < 30000 as short,
+        source,
+        case
+            when source = 'account_export' then least(
+                abs(epoch(p) - epoch(ended_at) - 30),
+                abs(epoch(p) - epoch(ended_at) - 30 + ms_played / 1000.0)
+            )
+            else least(
+                abs(epoch(p) - epoch(ended_at)),
+                abs(epoch(p) - epoch(started_at)),
+                coalesce(abs(epoch(p) - epoch(offline_at)), 'infinity'::double),
+                coalesce(abs(epoch(p) - epoch(offline_at) - ms_played / 1000.0), 'infinity'::double)
+            )
+        end as distance,
+        case
+            when source = 'extended_export'
+                and p >= previous_ended_at - interval 60 second
+                and p <= started_at
+                and epoch(started_at) - epoch(p) <= 1800
+                then epoch(started_at) - epoch(p)
+        end as pause
+    from api_same_track
+
+),
+
+api_edges as (
+
+    select
+        api_key,
+        x_key,
+        short,
+        case
+            when distance <= (case when source = 'account_export' then 100 else 10 end) then 0
+            when distance <= (case when source = 'account_export' then 150 else 60 end) then 1
+            else 2
+        end as tier,
+        case
+            when distance <= (case when source = 'account_export' then 150 else 60 end) then distance
+            else pause
+        end as cost
+    from api_distances
+    where distance <= (case when source = 'account_export' then 150 else 60 end)
+       or pause is not null
+
+),
+
+api_pairing (api_key, x_key, short, tier, cost, state, pass) as (
+
+    select api_key, x_key, short, tier, cost, 'open', 0
+    from api_edges
+
+    union all
+
+    (
+        with open_edges as (
+            select * from api_pairing where state = 'open'
+        ),
+
+        with_degree as (
+            select
+                *,
+                count(*) over (partition by api_key) = 1 or count(*) over (partition by x_key) = 1 as sole
+            from open_edges
+        ),
+
+        picked as (
+            select
+                *,
+                row_number() over (partition by api_key order by short, tier, not sole, cost, x_key) = 1
+                and row_number() over (partition by x_key order by short, tier, not sole, cost, api_key) = 1
+                    as pick
+            from with_degree
+        ),
+
+        settled as (
+            select
+                *,
+                bool_or(pick) over (partition by api_key) or bool_or(pick) over (partition by x_key) as taken,
+                count(*) filter (where pick) over () as picks
+            from picked
+        )
+
+        select
+            api_key, x_key, short, tier, cost,
+            case when pick then 'paired' else 'open' end,
+            pass + 1
+        from settled
+        where picks > 0
+          and (pick or not taken)
+    )
+
+),
+
+api_pairs as (
+
+    select api_key, x_key from api_pairing where state = 'paired'
+
+),
+
+api_gains as (
+
+    select
+        x.source, x.ended_at, x.ms_played, x.occurrence,
+        a.track_uri, a.album_name, a.album_uri, a.artist_uris, a.context_uri, a.context_type,
+        a.api_played_at,
+        0 as precedence
+    from api_pairs as p
+    join api_live as a on a.api_key = p.api_key
+    join api_targets as x on x.x_key = p.x_key
+
+),
+
+gains as (
+
+    -- what each exported row gains: from its API pair, else from its Account pair (rule 3)
+    select * exclude (precedence)
+    from (
+        select * from api_gains
+        union all
+        select * from account_carried
+    )
+    qualify row_number() over (partition by source, ended_at, ms_played, occurrence order by precedence) = 1
+
+),
+
+-- The rows, with their final status -------------------------------------------------------------
+
+passed_through as (
+
+    select c.*
+    from candidates as c
+    anti join gains as g
+        on  g.source = c.source
+        and g.ended_at = c.ended_at
+        and g.ms_played = c.ms_played
+        and g.occurrence = c.occurrence
+    where c.source not in ('account_export', 'api')
+
+),
+
+extended_gained as (
+
+    select
+        c.* replace (
+            coalesce(c.track_uri, g.track_uri) as track_uri,
+            coalesce(c.album_name, g.album_name) as album_name,
+            coalesce(c.album_uri, g.album_uri) as album_uri,
+            coalesce(c.artist_uris, g.artist_uris) as artist_uris,
+            coalesce(c.context_uri, g.context_uri) as context_uri,
+            coalesce(c.context_type, g.context_type) as context_type,
+            g.api_played_at as api_played_at,
+            case when c.status = 'kept' then 'enriched' else c.status end as status
+        )
+    from candidates as c
+    join gains as g
+        on  g.source = c.source
+        and g.ended_at = c.ended_at
+        and g.ms_played = c.ms_played
+        and g.occurrence = c.occurrence
+    where c.source not in ('account_export', 'api')
+
+),
+
+account_final as (
+
+    select
+        a.* exclude (row_key) replace (
+            coalesce(a.track_uri, g.track_uri) as track_uri,
+            coalesce(a.album_name, g.album_name) as album_name,
+            coalesce(a.album_uri, g.album_uri) as album_uri,
+            coalesce(a.artist_uris, g.artist_uris) as artist_uris,
+            coalesce(a.context_uri, g.context_uri) as context_uri,
+            coalesce(a.context_type, g.context_type) as context_type,
+            coalesce(g.api_played_at, a.api_played_at) as api_played_at,
+            case when g.source is not null and a.status = 'kept' then 'enriched' else a.status end as status
+        )
+    from account_checked as a
+    left join api_gains as g
+        on  g.source = 'account_export'
+        and g.ended_at = a.ended_at
+        and g.ms_played = a.ms_played
+        and g.occurrence = a.occurrence
+
+),
+
+api_final as (
+
+    select
+        a.* exclude (api_key, name_key, api_rank) replace (
+            case
+                when s.api_key is null and p.api_key is null then a.status
+                when a.status = 'kept' then 'superseded'
+                else 'duplicate'
+            end as status
+        )
+    from api_rows as a
+    left join api_seen as s on s.api_key = a.api_key
+    left join api_pairs as p on p.api_key = a.api_key
+
+),
+
 final as (
 
-    select * from candidates where source <> 'account_export'
+    select * from passed_through
     union all by name
-    select * from account_checked
+    select * from extended_gained
+    union all by name
+    select * from account_final
+    union all by name
+    select * from api_final
 
 )
 

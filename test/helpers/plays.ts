@@ -19,6 +19,8 @@ import { type Columns, jsonRowsSql } from './sql.ts';
 
 type JsType<T extends string> = T extends 'TIMESTAMPTZ'
   ? string | Date
+  : T extends 'VARCHAR[]'
+    ? string[]
   : T extends 'BIGINT' | 'INTEGER'
     ? number
     : T extends 'BOOLEAN'
@@ -89,6 +91,11 @@ export function playRow(row: PlayInput, index = 0): Play {
     import_id: pick(row, 'import_id', 'test-import'),
     source_file: pick(row, 'source_file', 'test.json'),
     source_row: pick(row, 'source_row', index + 1),
+    album_uri: pick(row, 'album_uri', null),
+    artist_uris: pick(row, 'artist_uris', null),
+    context_uri: pick(row, 'context_uri', null),
+    context_type: pick(row, 'context_type', null),
+    api_played_at: pick(row, 'api_played_at', null),
   };
 }
 

@@ -1,0 +1,927 @@
+/**
+ * The dashboards' access to the warehouse, and the build of a user's site.
+ *
+ * Datasets: every file the Observable Framework site (dashboards/) reads is one dataset here, a
+ * query over the same views `rewind sql` has (`plays`, `daily_rollups`, `period_snapshots`, and the
+ * `int_plays_local` model for local days and hours), restricted to ONE user's files: the other
+ * users' files are not even listed. A dataset is answered as Arrow IPC bytes (compact, columnar:
+ * strings dictionary-encoded, integers in the smallest type that holds them, dates as days), which
+ * the site reads with apache-arrow. The site's data loader (dashboards/src/data/warehouse.zip.ts)
+ * writes every dataset of the user being built, computed in one DuckDB session, as the members of
+ * one ZIP (`<dataset>.arrow`); Framework extracts the members each page references, so a browser
+ * fetches only the Arrow files of the page it shows. (One process instead of one per dataset: a
+ * loader process costs about a second to start, and the plays are localized once for all datasets.)
+ *
+ * The site build (`buildSite`): a per-user copy of the Framework project under the data folder
+ * (`<home>/tmp/site-build/<user>/`: symlinks to dashboards/, so the source tree never holds user data
+ * or a Framework cache), the loaders' cached outputs removed so that nothing from an earlier build
+ * is reused, `observable build` run with the user in its environment, and the result swapped into
+ * `layout.site(user)` (served by the API behind login) only when the whole build succeeded.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import yazl from 'yazl';
+import {
+  Bool,
+  DateDay,
+  Dictionary,
+  Float64,
+  Int8,
+  Int16,
+  Int32,
+  Table,
+  TimestampMillisecond,
+  Utf8,
+  type DataType,
+  type Vector,
+  tableToIPC,
+  vectorFromArray,
+} from 'apache-arrow';
+import { type Config, PROJECT_ROOT, loadConfig, siteBuildEnv } from '../config.ts';
+import { type Db, type DbOptions, ident, withDb } from './duckdb.ts';
+import { Layout, assertUserId } from './layout.ts';
+import { listManifests } from './manifest.ts';
+import { readJson } from './files.ts';
+import type { SyncState } from '../spotify/sync-state.ts';
+import { martSource, modelSql, playsSource, readModelState, setModelVariables } from './models.ts';
+import { withLock } from './lock.ts';
+import { getUser } from './users.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Arrow encoding
+
+/** A column of a dataset: its name, how it is encoded, and its values (one per row). */
+export interface Column {
+  name: string;
+  kind: ColumnKind;
+  values: unknown[];
+}
+export type ColumnKind = 'string' | 'int' | 'float' | 'date' | 'timestamp' | 'bool';
+
+/** How a DuckDB type is encoded in the dataset's Arrow file. Nested types are not allowed. */
+export function columnKind(duckType: string): ColumnKind {
+  if (duckType === 'VARCHAR') return 'string';
+  if (duckType === 'DATE') return 'date';
+  if (duckType.startsWith('TIMESTAMP')) return 'timestamp';
+  if (duckType === 'BOOLEAN') return 'bool';
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/.test(duckType)) return 'int';
+  if (/^(FLOAT|DOUBLE|DECIMAL)/.test(duckType)) return 'float';
+  throw new Error(`a dataset column of type ${duckType} cannot be encoded (flatten lists and structs in SQL)`);
+}
+
+function toNumber(v: unknown, column: string): number | null {
+  if (v === null || v === undefined) return null;
+  const n = typeof v === 'bigint' ? Number(v) : Number(v);
+  if (typeof v === 'bigint' && !Number.isSafeInteger(n)) throw new Error(`column ${column}: ${v} does not fit a double exactly`);
+  return n;
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+
+function vectorOf(column: Column): Vector {
+  const { name, kind, values } = column;
+  let type: DataType;
+  let data: unknown[] = values;
+  switch (kind) {
+    case 'string': {
+      data = values.map((v) => (v === null || v === undefined ? null : String(v)));
+      const distinct = new Set(data).size;
+      type = new Dictionary(new Utf8(), distinct < 128 ? new Int8() : distinct < 32_768 ? new Int16() : new Int32());
+      break;
+    }
+    case 'int': {
+      const numbers = values.map((v) => toNumber(v, name));
+      data = numbers;
+      let lo = 0;
+      let hi = 0;
+      for (const v of numbers) if (v !== null) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+      // The smallest integer type that holds every value; doubles beyond 32 bits (exact to 2^53).
+      type = lo >= -128 && hi <= 127 ? new Int8() : lo >= -32_768 && hi <= 32_767 ? new Int16() : lo >= -INT32_MAX - 1 && hi <= INT32_MAX ? new Int32() : new Float64();
+      break;
+    }
+    case 'float':
+      type = new Float64();
+      data = values.map((v) => toNumber(v, name));
+      break;
+    case 'date':
+      type = new DateDay();
+      data = values.map((v) => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(`${String(v)}T00:00:00Z`)));
+      break;
+    case 'timestamp':
+      type = new TimestampMillisecond();
+      data = values.map((v) => (v === null || v === undefined ? null : v instanceof Date ? v.getTime() : new Date(String(v)).getTime()));
+      break;
+    case 'bool':
+      type = new Bool();
+      data = values.map((v) => (v === null || v === undefined ? null : Boolean(v)));
+      break;
+  }
+  return vectorFromArray(data, type);
+}
+
+/** Arrow IPC (stream format) bytes of the columns. */
+export function encodeArrow(columns: readonly Column[]): Uint8Array {
+  const vectors: Record<string, Vector> = {};
+  for (const c of columns) vectors[c.name] = vectorOf(c);
+  return tableToIPC(new Table(vectors), 'stream');
+}
+
+/** Run `sql` and return its result as dataset columns. */
+async function queryColumns(db: Db, sql: string, params?: Record<string, string | number>): Promise<Column[]> {
+  const reader = await db.connection.runAndReadAll(sql, params);
+  const names = reader.columnNames();
+  const types = reader.columnTypes().map((t) => t.toString());
+  const values = reader.getColumnsJS();
+  return names.map((name, i) => ({ name, kind: columnKind(types[i]!), values: values[i] ?? [] }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datasets
+
+/**
+ * Intermediate tables several datasets read, each built once per session when a dataset needs it
+ * (so a build reads and localizes the plays once, and unnests the daily lists once).
+ */
+const SHARED_TABLES = {
+  /** The int_plays_local model (plays in the user's time zone), only the columns datasets read. */
+  local_plays: async (scope: DatasetScope) => {
+    await setModelVariables(scope.db, { userId: scope.userId, timezone: scope.timezone });
+    return `select started_at, ended_at, local_started_at, local_date, local_hour, kind, ms_played, is_listen, is_skip,
+                   track_key, track_name, artist_name, platform, shuffle
+            from (\n${await modelSql('int_plays_local')}\n)`;
+  },
+  /** Every entry of the daily artists / tracks / albums lists, with the key period_snapshots ranks by. */
+  day_entries: async () => `
+    select d.local_date, 'artist' as entity, lower(trim(e.artist_name)) as entry_key, e.artist_name as name,
+           cast(null as varchar) as artist, e.plays, e.ms
+    from daily_rollups d, unnest(d.artists) as t(e)
+    union all
+    select d.local_date, 'track', e.track_key, e.track_name, e.artist_name, e.plays, e.ms
+    from daily_rollups d, unnest(d.tracks) as t(e)
+    union all
+    select d.local_date, 'album', e.album_key, e.album_name, e.artist_name, e.plays, e.ms
+    from daily_rollups d, unnest(d.albums) as t(e)`,
+  /** Every entry of the top lists of period_snapshots, with its key. */
+  snapshot_tops: async () => `
+    select s.period_type, s.period_key, s.period_start, 'artist' as entity, e.rank, e.artist_name as name,
+           cast(null as varchar) as artist, cast(null as varchar) as album,
+           lower(trim(e.artist_name)) as entry_key, e.plays, e.ms
+    from period_snapshots s, unnest(s.top_artists) as t(e)
+    union all
+    select s.period_type, s.period_key, s.period_start, 'track', e.rank, e.track_name, e.artist_name, e.album_name,
+           lower(trim(e.artist_name)) || chr(31) || lower(trim(e.track_name)), e.plays, e.ms
+    from period_snapshots s, unnest(s.top_tracks) as t(e)
+    union all
+    select s.period_type, s.period_key, s.period_start, 'album', e.rank, e.album_name, e.artist_name, cast(null as varchar),
+           lower(trim(e.artist_name)) || chr(31) || lower(trim(e.album_name)), e.plays, e.ms
+    from period_snapshots s, unnest(s.top_albums) as t(e)`,
+} satisfies Record<string, (scope: DatasetScope) => Promise<string>>;
+
+type SharedTable = keyof typeof SHARED_TABLES;
+
+/** What a dataset query can use besides its views. */
+interface DatasetScope {
+  db: Db;
+  layout: Layout;
+  userId: string;
+  timezone: string;
+  sessionGapMinutes: number;
+  /** The Temporal UI's address when Rewind runs the embedded dev server (links to workflows). */
+  temporalUi: string | undefined;
+  temporalNamespace: string;
+  /** Create the shared tables (temp tables named as in SHARED_TABLES) that are not there yet. */
+  need(tables: readonly SharedTable[]): Promise<void>;
+}
+
+interface Dataset {
+  /** One line for the site's readers and the docs. */
+  about: string;
+  /** Shared tables the query reads. */
+  needs?: readonly SharedTable[];
+  columns(scope: DatasetScope): Promise<Column[]>;
+}
+
+const sqlDataset = (about: string, sql: string, needs: readonly SharedTable[] = []): Dataset => ({
+  about,
+  needs,
+  async columns(scope) {
+    await scope.need(needs);
+    return queryColumns(scope.db, sql);
+  },
+});
+
+/** Platform strings vary by device and version: the family they belong to. */
+const PLATFORM_FAMILY = `case
+    when platform is null or trim(platform) = '' then 'Unknown'
+    when lower(platform) like '%web_player%' or lower(platform) like '%web player%' then 'Web player'
+    when lower(platform) like '%ios%' or lower(platform) like '%iphone%' or lower(platform) like '%ipad%' then 'iOS'
+    when lower(platform) like '%android%' then 'Android'
+    when lower(platform) like '%windows%' then 'Windows'
+    when lower(platform) like '%osx%' or lower(platform) like '%os x%' or lower(platform) like '%macos%' then 'macOS'
+    when lower(platform) like '%linux%' then 'Linux'
+    when lower(platform) like '%cast%' or lower(platform) like '%partner%' or lower(platform) like '%sonos%'
+      or lower(platform) like '%speaker%' or lower(platform) like '%tv%' then 'Cast, TV and speakers'
+    else 'Other'
+  end`;
+
+/**
+ * The top lists of some periods (period_snapshots), one row per entry, with the entry's rank in the
+ * previous period's top 50 (NULL when it was not in it). The previous period of a calendar month or
+ * year is the one before it (its snapshot); of a rolling period, the window of the same length just
+ * before it, ranked from daily_rollups the way period_snapshots ranks (plays, then ms, then key).
+ */
+function topSql(periodTypes: readonly string[]): string {
+  const types = periodTypes.map((t) => `'${t}'`).join(', ');
+  return `
+with entries as (
+    select * from snapshot_tops where period_type in (${types})
+),
+
+-- Calendar periods: the rank in the previous calendar period's snapshot.
+calendar_previous as (
+    select
+        period_type,
+        case when period_type = 'calendar_year' then cast(make_date(year(period_start) + 1, 1, 1) as date)
+             else cast(period_start + interval 1 month as date) end as next_start,
+        entity, entry_key, rank as prev_rank
+    from snapshot_tops
+    where period_type in ('calendar_year', 'calendar_month') and period_type in (${types})
+),
+
+-- Rolling periods: the days of the window just before, ranked as period_snapshots ranks.
+rolling_windows as (
+    select period_type,
+           cast(period_start - cast(period_end - period_start + 1 as integer) as date) as prev_start,
+           cast(period_start - 1 as date) as prev_end
+    from period_snapshots
+    where period_type in ('week', 'month', 'quarter', 'year') and period_type in (${types})
+),
+
+rolling_previous as (
+    select w.period_type, d.entity, d.entry_key,
+           row_number() over (partition by w.period_type, d.entity order by sum(d.plays) desc, sum(d.ms) desc, d.entry_key) as prev_rank
+    from rolling_windows w
+    inner join day_entries d on d.local_date between w.prev_start and w.prev_end
+    group by w.period_type, d.entity, d.entry_key
+    qualify prev_rank <= 50
+),
+
+final as (
+    select
+        case when e.period_type in ('calendar_year', 'calendar_month') then e.period_key else e.period_type end as period,
+        e.entity, e.rank, e.name, e.artist, e.album, e.plays, e.ms,
+        coalesce(c.prev_rank, r.prev_rank) as prev_rank
+    from entries e
+    left join calendar_previous c
+        on c.period_type = e.period_type and c.next_start = e.period_start
+        and c.entity = e.entity and c.entry_key = e.entry_key
+    left join rolling_previous r
+        on r.period_type = e.period_type and r.entity = e.entity and r.entry_key = e.entry_key
+)
+
+select * from final order by period, entity, rank`;
+}
+
+export const DATASETS: Record<string, Dataset> = {
+  meta: {
+    about: 'who and when: user, time zone, build time, first and last day, number of plays',
+    async columns(scope) {
+      return queryColumns(
+        scope.db,
+        `select
+             $user::VARCHAR as user_id,
+             $timezone::VARCHAR as timezone,
+             (select max(built_at) from period_snapshots) as built_at,
+             (select max(period_end) from period_snapshots where period_type = 'week') as build_date,
+             (select min(local_date) from daily_rollups) as first_date,
+             (select max(local_date) from daily_rollups) as last_date,
+             (select count(*) from plays) as plays,
+             (select count(*) from daily_rollups) as days,
+             $gap::INTEGER as session_gap_minutes`,
+        { user: scope.userId, timezone: scope.timezone, gap: scope.sessionGapMinutes },
+      );
+    },
+  },
+
+  periods: sqlDataset(
+    'last 7 / 30 / 90 / 365 days and all time (period_snapshots), with the same totals for the window just before (daily_rollups)',
+    `with current_periods as (
+         select period_type, period_start, period_end, streams, listens, skips, track_ms, episode_ms, audiobook_ms,
+                active_days, unique_tracks, unique_artists, unique_albums, longest_streak_days,
+                case when period_type = 'all_time' then null
+                     else cast(period_start - cast(period_end - period_start + 1 as integer) as date) end as prev_start,
+                case when period_type = 'all_time' then null else cast(period_start - 1 as date) end as prev_end
+         from period_snapshots
+         where period_type in ('week', 'month', 'quarter', 'year', 'all_time')
+     ),
+     previous as (
+         select p.period_type,
+                cast(sum(d.listens) as bigint) as prev_listens,
+                cast(sum(d.track_ms) as bigint) as prev_track_ms,
+                cast(sum(d.episode_ms) as bigint) as prev_episode_ms,
+                count(*) filter (where d.listens > 0) as prev_active_days
+         from current_periods p
+         inner join daily_rollups d on d.local_date between p.prev_start and p.prev_end
+         group by p.period_type
+     ),
+     history as (select min(local_date) as first_date from daily_rollups),
+     final as (
+         select c.*,
+                case when c.period_type = 'all_time' then null else coalesce(p.prev_listens, 0) end as prev_listens,
+                case when c.period_type = 'all_time' then null else coalesce(p.prev_track_ms, 0) end as prev_track_ms,
+                case when c.period_type = 'all_time' then null else coalesce(p.prev_episode_ms, 0) end as prev_episode_ms,
+                case when c.period_type = 'all_time' then null else coalesce(p.prev_active_days, 0) end as prev_active_days,
+                coalesce(c.prev_start >= h.first_date, false) as prev_complete
+         from current_periods c
+         cross join history h
+         left join previous p using (period_type)
+     )
+     select * from final
+     order by list_position(['week', 'month', 'quarter', 'year', 'all_time'], period_type)`,
+  ),
+
+  weeks: sqlDataset(
+    'listening per week (Monday to Sunday, local days) over the whole history (daily_rollups)',
+    `select cast(date_trunc('week', local_date) as date) as week,
+            cast(sum(listens) as bigint) as listens,
+            cast(sum(track_ms) as bigint) as track_ms,
+            cast(sum(episode_ms) as bigint) as episode_ms,
+            count(*) filter (where listens > 0) as active_days
+     from daily_rollups group by 1 order by 1`,
+  ),
+
+  days: sqlDataset(
+    'one row per local day with any stream (daily_rollups totals)',
+    `select local_date, streams, listens, skips, track_ms, episode_ms, audiobook_ms
+     from daily_rollups order by local_date`,
+  ),
+
+  months: sqlDataset(
+    'one row per calendar month with data (period_snapshots calendar_month)',
+    `select period_key as month, period_start, streams, listens, skips, track_ms, episode_ms, audiobook_ms,
+            active_days, unique_tracks, unique_artists, unique_albums, longest_streak_days
+     from period_snapshots where period_type = 'calendar_month' order by period_key`,
+  ),
+
+  top: sqlDataset(
+    'top 50 artists, tracks, albums of the rolling periods, all time and each calendar year, with the rank in the previous top 50',
+    topSql(['week', 'month', 'quarter', 'year', 'all_time', 'calendar_year']),
+    ['snapshot_tops', 'day_entries'],
+  ),
+
+  top_months: sqlDataset(
+    "top 50 artists, tracks, albums of each calendar month, with the rank in the previous month's top 50",
+    topSql(['calendar_month']),
+    ['snapshot_tops'],
+  ),
+
+  clock: sqlDataset(
+    'listens and track time per local weekday x hour, per calendar year and for all time (daily_rollups hourly)',
+    `with hours as (
+         select cast(year(local_date) as varchar) as period, cast(isodow(local_date) as integer) as iso_weekday,
+                e.hour, e.listens, e.ms
+         from daily_rollups, unnest(hourly) as t(e)
+     )
+     select period, iso_weekday, hour, cast(sum(listens) as bigint) as listens, cast(sum(ms) as bigint) as ms
+     from hours group by all
+     union all
+     select 'all', iso_weekday, hour, cast(sum(listens) as bigint), cast(sum(ms) as bigint)
+     from hours group by all
+     order by period, iso_weekday, hour`,
+  ),
+
+  skips: sqlDataset(
+    'track streams and skips (under 30 s) by local hour, platform family and shuffle (int_plays_local)',
+    `with counts as (
+         select local_hour, platform, shuffle, count(*) as track_streams, count(*) filter (where is_skip) as skips
+         from local_plays where kind = 'track' group by all
+     )
+     select 'hour' as dimension, lpad(cast(local_hour as varchar), 2, '0') as key, local_hour as sort,
+            cast(sum(track_streams) as bigint) as track_streams, cast(sum(skips) as bigint) as skips
+     from counts group by all
+     union all
+     select 'platform', ${PLATFORM_FAMILY}, 0, cast(sum(track_streams) as bigint), cast(sum(skips) as bigint)
+     from counts group by all
+     union all
+     select 'shuffle', case when shuffle then 'Shuffle on' when not shuffle then 'Shuffle off' else 'Unknown' end,
+            case when shuffle then 1 when not shuffle then 0 else 2 end,
+            cast(sum(track_streams) as bigint), cast(sum(skips) as bigint)
+     from counts group by all
+     order by dimension, sort, key`,
+    ['local_plays'],
+  ),
+
+  sessions: {
+    about: 'listening sessions (streams separated by less than the session gap) per local year and length bucket',
+    needs: ['local_plays'],
+    async columns(scope) {
+      await scope.need(['local_plays']);
+      return queryColumns(
+        scope.db,
+        `with ordered as (
+             select started_at, ended_at, local_date,
+                    max(ended_at) over (order by started_at, ended_at rows between unbounded preceding and 1 preceding) as prev_end
+             from local_plays
+         ),
+         numbered as (
+             select *, sum(case when prev_end is null or started_at - prev_end > to_minutes(cast($gap as bigint)) then 1 else 0 end)
+                       over (order by started_at, ended_at rows unbounded preceding) as session_no
+             from ordered
+         ),
+         sessions as (
+             select session_no, min(local_date) as local_date, count(*) as streams,
+                    epoch(max(ended_at) - min(started_at)) / 60.0 as minutes
+             from numbered group by session_no
+         ),
+         buckets as (
+             select lo, hi, label, sort
+             from (values (0, 5, '< 5 min', 1), (5, 15, '5-15 min', 2), (15, 30, '15-30 min', 3), (30, 60, '30-60 min', 4),
+                          (60, 120, '1-2 h', 5), (120, 240, '2-4 h', 6), (240, 100000000, '4 h +', 7)) as b(lo, hi, label, sort)
+         ),
+         final as (
+             select cast(year(s.local_date) as varchar) as year, b.label as bucket, b.sort as bucket_sort,
+                    count(*) as sessions, cast(sum(s.streams) as bigint) as streams, sum(s.minutes) as minutes
+             from sessions s
+             inner join buckets b on s.minutes >= b.lo and s.minutes < b.hi
+             group by all
+         )
+         select * from final order by year, bucket_sort`,
+        { gap: scope.sessionGapMinutes },
+      );
+    },
+  },
+
+  skipped_tracks: sqlDataset(
+    'the 50 most skipped tracks (track streams under 30 s), with their streams and skip rate (int_plays_local)',
+    `with tracks as (
+         select track_key, arg_max(track_name, started_at) as track_name, arg_max(artist_name, started_at) as artist_name,
+                count(*) as track_streams, count(*) filter (where is_skip) as skips
+         from local_plays
+         where kind = 'track' and track_key is not null
+         group by track_key
+     )
+     select track_name, artist_name, track_streams, skips, skips / track_streams as skip_rate
+     from tracks where skips > 0
+     order by skips desc, skip_rate desc, track_key limit 50`,
+    ['local_plays'],
+  ),
+
+  discovery: sqlDataset(
+    'per calendar month: artists and tracks first heard, and how much of the track time went to tracks first heard that month (daily_rollups lists)',
+    `with firsts as (
+         select entity, entry_key, date_trunc('month', min(local_date)) as first_month
+         from day_entries where entity in ('artist', 'track') group by all
+     ),
+     month_tracks as (
+         select date_trunc('month', d.local_date) as month,
+                cast(sum(d.ms) as bigint) as named_track_ms,
+                cast(coalesce(sum(d.ms) filter (where f.first_month = date_trunc('month', d.local_date)), 0) as bigint) as new_track_ms,
+                cast(coalesce(sum(d.plays) filter (where f.first_month = date_trunc('month', d.local_date)), 0) as bigint) as new_track_plays
+         from day_entries d inner join firsts f using (entity, entry_key)
+         where d.entity = 'track'
+         group by 1
+     ),
+     new_entries as (
+         select first_month as month,
+                count(*) filter (where entity = 'artist') as new_artists,
+                count(*) filter (where entity = 'track') as new_tracks
+         from firsts group by 1
+     ),
+     months as (
+         select date_trunc('month', local_date) as month, cast(sum(track_ms) as bigint) as track_ms,
+                cast(sum(listens) as bigint) as listens
+         from daily_rollups group by 1
+     )
+     select cast(m.month as date) as month, coalesce(n.new_artists, 0) as new_artists, coalesce(n.new_tracks, 0) as new_tracks,
+            m.listens, m.track_ms, coalesce(t.named_track_ms, 0) as named_track_ms,
+            coalesce(t.new_track_ms, 0) as new_track_ms, coalesce(t.new_track_plays, 0) as new_track_plays
+     from months m
+     left join month_tracks t using (month)
+     left join new_entries n using (month)
+     order by m.month`,
+    ['day_entries'],
+  ),
+
+  forgotten: sqlDataset(
+    'all-time top 100 artists and tracks (by plays) not heard in the 180 days before the build (daily_rollups lists)',
+    `with build as (select max(period_end) as build_date from period_snapshots where period_type = 'week'),
+     totals as (
+         select entity, entry_key, arg_max(name, local_date) as name, arg_max(artist, local_date) as artist,
+                cast(sum(plays) as bigint) as plays, cast(sum(ms) as bigint) as ms,
+                min(local_date) as first_date, max(local_date) as last_date
+         from day_entries where entity in ('artist', 'track') group by all
+     ),
+     ranked as (
+         select *, row_number() over (partition by entity order by plays desc, ms desc, entry_key) as rank from totals
+         qualify rank <= 100
+     )
+     select entity, rank, name, artist, plays, ms, first_date, last_date,
+            cast(build.build_date - last_date as integer) as days_since
+     from ranked cross join build
+     where last_date < build.build_date - 180
+     order by entity, rank`,
+    ['day_entries'],
+  ),
+
+  years: sqlDataset(
+    'one row per calendar year: totals and streak (period_snapshots), top month, biggest day (daily_rollups), first and last song (int_plays_local)',
+    `with years as (
+         select period_key as year, streams, listens, skips, track_ms, episode_ms, active_days,
+                unique_tracks, unique_artists, unique_albums,
+                longest_streak_days, longest_streak_start, longest_streak_end
+         from period_snapshots where period_type = 'calendar_year'
+     ),
+     top_months as (
+         select left(period_key, 4) as year,
+                first(period_key order by track_ms desc, period_key) as top_month,
+                max(track_ms) as top_month_track_ms,
+                first(listens order by track_ms desc, period_key) as top_month_listens
+         from period_snapshots where period_type = 'calendar_month' group by 1
+     ),
+     biggest_days as (
+         select cast(year(local_date) as varchar) as year,
+                first(local_date order by track_ms desc, local_date) as biggest_day,
+                max(track_ms) as biggest_day_track_ms,
+                first(listens order by track_ms desc, local_date) as biggest_day_listens
+         from daily_rollups group by 1
+     ),
+     songs as (
+         select cast(year(local_date) as varchar) as year,
+                first(track_name order by started_at, ended_at) as first_track,
+                first(artist_name order by started_at, ended_at) as first_artist,
+                min(local_started_at) as first_at,
+                first(track_name order by started_at desc, ended_at desc) as last_track,
+                first(artist_name order by started_at desc, ended_at desc) as last_artist,
+                max(local_started_at) as last_at
+         from local_plays where is_listen group by 1
+     )
+     select * from years
+     left join top_months using (year)
+     left join biggest_days using (year)
+     left join songs using (year)
+     order by year`,
+    ['local_plays'],
+  ),
+
+  year_tops: sqlDataset(
+    'the top five artists, tracks and albums of each calendar year (period_snapshots)',
+    `select period_key as year, entity, rank, name, artist, plays, ms
+     from snapshot_tops where period_type = 'calendar_year' and rank <= 5
+     order by year, entity, rank`,
+    ['snapshot_tops'],
+  ),
+
+  shows: sqlDataset(
+    'podcast shows: episode streams, time, first and last day (daily_rollups shows)',
+    `select e.show_name, cast(sum(e.streams) as bigint) as streams, cast(sum(e.ms) as bigint) as ms,
+            min(d.local_date) as first_date, max(d.local_date) as last_date, count(*) as days
+     from daily_rollups d, unnest(d.shows) as t(e)
+     group by e.show_name order by ms desc, e.show_name`,
+  ),
+
+  podcast_months: sqlDataset(
+    'podcast time per calendar month for the eight most listened shows and the rest (daily_rollups shows)',
+    `with shows as (
+         select date_trunc('month', d.local_date) as month, e.show_name, e.ms from daily_rollups d, unnest(d.shows) as t(e)
+     ),
+     top as (select show_name from shows group by 1 order by sum(ms) desc, show_name limit 8)
+     select cast(month as date) as month,
+            case when show_name in (select show_name from top) then show_name else 'Other shows' end as show_name,
+            cast(sum(ms) as bigint) as ms
+     from shows group by all order by all`,
+  ),
+
+  sources: sqlDataset(
+    'plays per source per UTC month of ended_at, with their time (plays)',
+    `select cast(date_trunc('month', ended_at) as date) as month, source, count(*) as plays,
+            cast(coalesce(sum(ms_played), 0) as bigint) as ms
+     from plays group by all order by all`,
+  ),
+
+  sync: {
+    about: "the live Spotify sync's state (spotify/sync-state.ts): last run, cursor, schedule; no row when it never ran",
+    async columns(scope) {
+      const state = (await readJson<SyncState>(scope.layout.syncState(scope.userId))) ?? undefined;
+      const rows = state ? [state] : [];
+      const col = (name: string, kind: ColumnKind, f: (s: SyncState) => unknown): Column => ({ name, kind, values: rows.map(f) });
+      return [
+        col('cursor', 'timestamp', (s) => (s.cursor === null ? null : new Date(s.cursor))),
+        col('last_workflow_id', 'string', (s) => s.lastRun?.workflowId ?? null),
+        col('last_started_at', 'timestamp', (s) => s.lastRun?.startedAt ?? null),
+        col('last_finished_at', 'timestamp', (s) => s.lastRun?.finishedAt ?? null),
+        col('last_status', 'string', (s) => s.lastRun?.status ?? null),
+        col('last_fetched', 'int', (s) => s.lastRun?.fetched ?? null),
+        col('last_added', 'int', (s) => s.lastRun?.added ?? null),
+        col('last_error', 'string', (s) => s.lastRun?.error ?? null),
+        col('last_success_at', 'timestamp', (s) => s.lastSuccessAt ?? null),
+        col('rate_limited_until', 'timestamp', (s) => s.rateLimitedUntil ?? null),
+        col('interval_seconds', 'int', (s) => s.schedule?.intervalSeconds ?? null),
+        col('paused', 'bool', (s) => s.schedule?.paused ?? null),
+        col('temporal_ui', 'string', () => scope.temporalUi ?? null),
+        col('temporal_namespace', 'string', () => scope.temporalNamespace),
+      ];
+    },
+  },
+
+  sync_gaps: {
+    about: 'spans the live sync could not cover (more than 50 plays between two syncs): import an export to fill them',
+    async columns(scope) {
+      const state = await readJson<SyncState>(scope.layout.syncState(scope.userId));
+      const gaps = state?.gaps ?? [];
+      return [
+        { name: 'from', kind: 'timestamp', values: gaps.map((g) => g.from) },
+        { name: 'to', kind: 'timestamp', values: gaps.map((g) => g.to) },
+        { name: 'detected_at', kind: 'timestamp', values: gaps.map((g) => g.detectedAt) },
+        { name: 'suggestion', kind: 'string', values: gaps.map((g) => g.suggestion) },
+      ];
+    },
+  },
+
+  imports: {
+    about: 'the import batches of the user (warehouse manifests), oldest first',
+    async columns(scope) {
+      const manifests = await listManifests(scope.layout, scope.userId);
+      const col = (name: string, kind: ColumnKind, f: (m: (typeof manifests)[number]) => unknown): Column => ({
+        name,
+        kind,
+        values: manifests.map(f),
+      });
+      return [
+        col('import_id', 'string', (m) => m.importId),
+        col('committed_at', 'timestamp', (m) => m.committedAt),
+        col('inputs', 'string', (m) => m.inputs.map((p) => path.basename(p)).join(', ')),
+        col('files', 'int', (m) => m.files.length),
+        col('rows_read', 'int', (m) => m.rowsRead),
+        col('plays_added', 'int', (m) => m.playsAdded),
+        col('duplicates_skipped', 'int', (m) => m.duplicatesSkipped),
+        col('account_rows_superseded', 'int', (m) => m.accountRowsSuperseded),
+        col('rows_rejected', 'int', (m) => m.rowsRejected),
+        col('ignored_files', 'int', (m) => m.ignored.length),
+      ];
+    },
+  },
+};
+
+export type DatasetName = keyof typeof DATASETS;
+
+export class UnknownDatasetError extends Error {}
+
+/** Open a DuckDB with the user's views (only that user's files) and run `fn` with the scope. */
+async function withUserScope<T>(
+  layout: Layout,
+  options: DbOptions,
+  userId: string,
+  settings: Omit<DatasetOptions, 'db'> & { timezone?: string },
+  fn: (scope: DatasetScope) => Promise<T>,
+): Promise<T> {
+  assertUserId(userId);
+  // Local days and hours in the zone the marts were built in, so that every page agrees with them.
+  const timezone =
+    settings.timezone ??
+    (await readModelState(layout))[userId]?.timezone ??
+    (await getUser(layout, userId))?.timezone ??
+    settings.defaultTimezone;
+  return withDb(options, async (db) => {
+    await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
+    await db.run(`CREATE TEMP VIEW daily_rollups AS ${await martSource(layout, 'daily_rollups', userId)}`);
+    await db.run(`CREATE TEMP VIEW period_snapshots AS ${await martSource(layout, 'period_snapshots', userId)}`);
+    const built = new Set<SharedTable>();
+    const scope: DatasetScope = {
+      db,
+      layout,
+      userId,
+      timezone,
+      sessionGapMinutes: settings.sessionGapMinutes,
+      temporalUi: settings.temporalUi,
+      temporalNamespace: settings.temporalNamespace,
+      async need(tables) {
+        for (const table of tables) {
+          if (built.has(table)) continue;
+          await db.run(`CREATE TEMP TABLE ${ident(table)} AS ${await SHARED_TABLES[table](scope)}`);
+          built.add(table);
+        }
+      },
+    };
+    return fn(scope);
+  });
+}
+
+export interface DatasetOptions {
+  /** DuckDB limits (the config's), and its spill folder. */
+  db: DbOptions;
+  sessionGapMinutes: number;
+  defaultTimezone: string;
+  temporalUi: string | undefined;
+  temporalNamespace: string;
+}
+
+export function datasetOptions(config: Config, layout: Layout): DatasetOptions {
+  const t = config.temporal;
+  return {
+    db: { memoryLimit: config.duckdb.memoryLimit, threads: config.duckdb.threads, tempDirectory: layout.tmp },
+    sessionGapMinutes: config.api.sessionGapMinutes,
+    defaultTimezone: config.defaultTimezone,
+    // The embedded dev server's UI (worker/temporal-server.ts); unknown for a TEMPORAL_ADDRESS server.
+    temporalUi: t.address ? undefined : `http://${t.embeddedHost}:${t.uiPort}`,
+    temporalNamespace: t.namespace,
+  };
+}
+
+/** The columns of one dataset for one user. */
+export async function datasetColumns(layout: Layout, options: DatasetOptions, userId: string, name: string): Promise<Column[]> {
+  const dataset = datasetNamed(name);
+  return withUserScope(layout, options.db, userId, options, (scope) => dataset.columns(scope));
+}
+
+function datasetNamed(name: string): Dataset {
+  const dataset = Object.hasOwn(DATASETS, name) ? DATASETS[name] : undefined;
+  if (!dataset) throw new UnknownDatasetError(`unknown dataset "${name}": one of ${Object.keys(DATASETS).join(', ')}`);
+  return dataset;
+}
+
+/** One dataset for one user, as Arrow IPC bytes. */
+export async function datasetArrow(layout: Layout, options: DatasetOptions, userId: string, name: string): Promise<Uint8Array> {
+  return encodeArrow(await datasetColumns(layout, options, userId, name));
+}
+
+/**
+ * Every dataset of one user (or those named), as Arrow IPC bytes by name, computed in one DuckDB
+ * session: the user's plays are localized once for all the datasets that need local time.
+ */
+export async function siteDatasets(
+  layout: Layout,
+  options: DatasetOptions,
+  userId: string,
+  names: readonly string[] = Object.keys(DATASETS),
+): Promise<Map<string, Uint8Array>> {
+  const datasets = names.map((n) => [n, datasetNamed(n)] as const);
+  return withUserScope(layout, options.db, userId, options, async (scope) => {
+    const out = new Map<string, Uint8Array>();
+    for (const [name, dataset] of datasets) out.set(name, encodeArrow(await dataset.columns(scope)));
+    return out;
+  });
+}
+
+/** The calendar years the user has data in (one Year in review page each). */
+export async function siteYears(layout: Layout, options: DatasetOptions, userId: string): Promise<string[]> {
+  return withUserScope(layout, options.db, userId, options, async ({ db }) =>
+    (await db.all<{ year: string }>(`select period_key as year from period_snapshots where period_type = 'calendar_year' order by 1`)).map(
+      (r) => r.year,
+    ),
+  );
+}
+
+/** The archive the site's data loader produces: one `<dataset>.arrow` member per dataset. */
+export const SITE_ARCHIVE = 'warehouse.zip';
+
+/**
+ * For the data loader (dashboards/src/data/warehouse.zip.ts): write the ZIP of every dataset of the
+ * user the site is being built for to stdout (members stored, not deflated: Framework extracts each
+ * file a page references, and the browser only ever fetches those Arrow files). The user and the data
+ * folder come from the configuration the site build passes down (REWIND_SITE_USER, see config.ts);
+ * outside a site build this refuses.
+ */
+export async function writeSiteArchive(config: Config = loadConfig(), out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const userId = config.site.userId;
+  if (!userId) throw new Error(`the data loader of ${SITE_ARCHIVE} runs only inside a site build (rewind build): no site user is set`);
+  const layout = new Layout(config.home);
+  const datasets = await siteDatasets(layout, datasetOptions(config, layout), userId);
+  const zip = new yazl.ZipFile();
+  for (const [name, bytes] of datasets) zip.addBuffer(Buffer.from(bytes), `${name}.arrow`, { compress: false });
+  zip.end();
+  // Not pipeline(): that would end process.stdout.
+  for await (const chunk of zip.outputStream) {
+    await new Promise<void>((resolve, reject) => out.write(chunk as Buffer, (e) => (e ? reject(e) : resolve())));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The site build
+
+/** The Observable Framework project (the source; never written to by a build). */
+export const DASHBOARDS_ROOT = path.join(PROJECT_ROOT, 'dashboards');
+
+/** Where a user's site is built: a per-user copy of the project (symlinks) under the data folder. */
+export function siteWorkDir(layout: Layout, userId: string): string {
+  return path.join(layout.tmp, 'site-build', assertUserId(userId));
+}
+
+export interface SiteBuildResult {
+  userId: string;
+  /** The built site (layout.site(userId)). */
+  site: string;
+  /** Pages built, as paths relative to the site ('index.html', 'years/2024.html', ...). */
+  pages: string[];
+  years: string[];
+  seconds: number;
+}
+
+export class SiteBuildError extends Error {}
+
+async function listFiles(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full, base)));
+    else out.push(path.relative(base, full));
+  }
+  return out.sort();
+}
+
+/**
+ * Lay out the per-user project: `observablehq.config.js` and `node_modules` linked, `src/` a real
+ * folder whose entries link to dashboards/src's (so Framework's cache, `src/.observablehq/`, lands
+ * in the data folder). The loaders' cached outputs of an earlier build are removed (only the bundles
+ * of node_modules libraries, which hold no user data, are kept to save time).
+ */
+async function prepareWorkDir(work: string): Promise<void> {
+  const src = path.join(work, 'src');
+  await fs.mkdir(src, { recursive: true });
+  const link = async (target: string, at: string) => {
+    await fs.rm(at, { recursive: true, force: true });
+    await fs.symlink(target, at);
+  };
+  await link(path.join(DASHBOARDS_ROOT, 'observablehq.config.js'), path.join(work, 'observablehq.config.js'));
+  await link(path.join(PROJECT_ROOT, 'node_modules'), path.join(work, 'node_modules'));
+  const wanted = (await fs.readdir(path.join(DASHBOARDS_ROOT, 'src'))).filter((n) => !n.startsWith('.'));
+  for (const name of await fs.readdir(src)) {
+    if (name !== '.observablehq' && !wanted.includes(name)) await fs.rm(path.join(src, name), { recursive: true, force: true });
+  }
+  for (const name of wanted) await link(path.join(DASHBOARDS_ROOT, 'src', name), path.join(src, name));
+  const cache = path.join(src, '.observablehq', 'cache');
+  await fs.mkdir(cache, { recursive: true });
+  for (const name of await fs.readdir(cache)) {
+    if (name !== '_node') await fs.rm(path.join(cache, name), { recursive: true, force: true });
+  }
+  for (const name of await fs.readdir(work)) {
+    if (name.startsWith('dist-')) await fs.rm(path.join(work, name), { recursive: true, force: true });
+  }
+}
+
+/** Run `observable build` in `work` for the user; its output (and the loaders' errors) are collected. */
+function runFramework(config: Config, work: string, userId: string, output: string): Promise<string> {
+  const require = createRequire(import.meta.url);
+  const bin = path.join(path.dirname(require.resolve('@observablehq/framework/package.json')), 'dist', 'bin', 'observable.js');
+  const tsx = import.meta.resolve('tsx');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', tsx, bin, 'build'], {
+      cwd: work,
+      env: siteBuildEnv(config, userId, output),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stdout.on('data', (b: Buffer) => (log += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      // Framework logs a failed loader and carries on with a missing file: treat it as a failure.
+      const failed = code !== 0 || /\berror\b.*loader|loader exited with code|Unexpected error/i.test(log);
+      if (failed) reject(new SiteBuildError(`the site build of "${userId}" failed (exit ${code}):\n${log.split('\n').slice(-40).join('\n')}`));
+      else resolve(log);
+    });
+  });
+}
+
+/** Replace `target` with `next` (both folders in the data folder): rename away, rename in, remove. */
+async function swapInto(next: string, target: string): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const old = `${target}.old-${randomUUID()}`;
+  let moved = false;
+  try {
+    await fs.rename(target, old);
+    moved = true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await fs.rename(next, target);
+  if (moved) await fs.rm(old, { recursive: true, force: true });
+}
+
+/**
+ * Build the user's site from the warehouse into `layout.site(userId)`. One build per user at a time
+ * (a lock); builds of different users share nothing but the node_modules libraries.
+ */
+export async function buildSite(config: Config, userId: string, log: (m: string) => void = () => undefined): Promise<SiteBuildResult> {
+  assertUserId(userId);
+  const started = performance.now();
+  const layout = new Layout(config.home);
+  return withLock(layout, `site-${userId}`, async () => {
+    const work = siteWorkDir(layout, userId);
+    await prepareWorkDir(work);
+    const output = path.join(work, `dist-${randomUUID()}`);
+    try {
+      const years = await siteYears(layout, datasetOptions(config, layout), userId);
+      log(`${userId}: building the site (${years.length} year${years.length === 1 ? '' : 's'})`);
+      await runFramework(config, work, userId, output);
+      const pages = (await listFiles(output)).filter((f) => f.endsWith('.html'));
+      const site = layout.site(userId);
+      await swapInto(output, site);
+      return { userId, site, pages, years, seconds: (performance.now() - started) / 1000 };
+    } finally {
+      await fs.rm(output, { recursive: true, force: true });
+    }
+  });
+}
