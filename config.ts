@@ -58,6 +58,14 @@ export interface Config {
   secretKey: string | undefined;
   /** REWIND_SYNC_INTERVAL: how often each connected user's schedule syncs (seconds; '15m', '1h', '30s' accepted). */
   syncIntervalSeconds: number;
+  /**
+   * Realtime mode (workflows/realtime.ts): REWIND_REALTIME_POLL, seconds between two
+   * currently-playing polls (default 15); REWIND_REALTIME_POLLS_PER_RUN, polls before the workflow
+   * continues as new (default 240, an hour at 15 s).
+   */
+  realtime: { pollSeconds: number; pollsPerRun: number };
+  /** REWIND_PLAYLISTS_INTERVAL: how often each connected user's playlists are snapshotted (default 1d). */
+  playlistsIntervalSeconds: number;
   temporal: TemporalConfig;
   limits: ArchiveLimits;
   /** How many export files an import stages at once. */
@@ -98,6 +106,8 @@ export interface ApiConfig {
   cacheEntries: number;
   /** Silence (minutes) that ends a listening session. */
   sessionGapMinutes: number;
+  /** REWIND_API_PUBLIC_URL: the server's address as browsers see it (the web login's redirect URI is <it>/auth/callback); unset = from the request. */
+  publicUrl: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -135,6 +145,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
     secretKey: env.REWIND_SECRET_KEY || undefined,
     syncIntervalSeconds: duration(env, 'REWIND_SYNC_INTERVAL', 15 * 60),
+    realtime: { pollSeconds: duration(env, 'REWIND_REALTIME_POLL', 15), pollsPerRun: int(env, 'REWIND_REALTIME_POLLS_PER_RUN', 240) },
+    playlistsIntervalSeconds: duration(env, 'REWIND_PLAYLISTS_INTERVAL', 86_400),
     temporal: {
       address: env.TEMPORAL_ADDRESS || undefined,
       namespace: env.TEMPORAL_NAMESPACE || 'default',
@@ -167,6 +179,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       readMemoryLimit: env.REWIND_API_DUCKDB_MEMORY || '512MB',
       cacheEntries: int(env, 'REWIND_API_CACHE_ENTRIES', 2000),
       sessionGapMinutes: int(env, 'REWIND_API_SESSION_GAP_MINUTES', 30),
+      publicUrl: env.REWIND_API_PUBLIC_URL ? env.REWIND_API_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     },
     site: { userId: env.REWIND_SITE_USER || undefined, outputDir: env.REWIND_SITE_OUTPUT || undefined },
   };

@@ -3,6 +3,8 @@
  */
 import { createImportActivities, type ActivityDeps } from './import.ts';
 import { createSyncActivities } from './sync.ts';
+import { createRealtimeActivities } from './realtime.ts';
+import { createPlaylistActivities } from './playlists.ts';
 
 export type { ActivityDeps } from './import.ts';
 
@@ -10,6 +12,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createImportActivities(deps),
     ...createSyncActivities(deps),
+    ...createRealtimeActivities(deps),
+    ...createPlaylistActivities(deps),
   };
 }
 

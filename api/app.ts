@@ -43,6 +43,7 @@ import importRoutes from './routes/imports/index.ts';
 import syncRoutes from './routes/sync/index.ts';
 import exportRoutes from './routes/export/index.ts';
 import siteRoutes from './routes/site/index.ts';
+import authRoutes from './routes/auth/index.ts';
 
 export type App = FastifyInstance;
 
@@ -192,6 +193,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/api/v1' },
   );
+  await app.register(authRoutes, { ctx });
   await app.register(siteRoutes, { ctx });
   return app;
 }

@@ -11,6 +11,9 @@
  *
  * Also printed: the first (uncached) answer of each URL, and the four routes mixed while an export
  * of 300,000 streams is uploaded through the API and imported by the server's worker.
+ *
+ * `--home DIR` keeps the data folder in DIR and reuses the warehouse found there on the next run
+ * (building it takes minutes); without it a temporary folder is used and removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, promises as fs } from 'node:fs';
@@ -50,7 +53,9 @@ function freePort(): Promise<number> {
 const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
-const root = mkdtempSync(path.join(os.tmpdir(), 'rewind-bench-api-'));
+const homeArg = process.argv.indexOf('--home');
+const keep = homeArg >= 0 ? path.resolve(process.argv[homeArg + 1]!) : undefined;
+const root = keep ?? mkdtempSync(path.join(os.tmpdir(), 'rewind-bench-api-'));
 const env = {
   ...process.env,
   REWIND_HOME: path.join(root, 'home'),
@@ -138,11 +143,14 @@ async function drive(name: string, base: string, paths: string[], token: string 
 let server: ChildProcess | undefined;
 try {
   // ------------------------------------------------------------------ the warehouse
-  let t0 = process.hrtime.bigint();
+  const t0 = process.hrtime.bigint();
   await fs.mkdir(layout.tmp, { recursive: true });
-  const db = await Db.open({ memoryLimit: config.duckdb.memoryLimit, threads: config.duckdb.threads, tempDirectory: layout.tmp });
   const now = new Date();
-  try {
+  const built = await fs.readFile(path.join(root, 'built.json'), 'utf8').then((t) => JSON.parse(t) as { plays: number; users: number }, () => undefined);
+  const reuse = built?.plays === HEAVY_PLAYS && built.users === USERS;
+  if (reuse) log(`reusing the warehouse in ${root}`);
+  const db = reuse ? undefined : await Db.open({ memoryLimit: config.duckdb.memoryLimit, threads: config.duckdb.threads, tempDirectory: layout.tmp });
+  if (db) try {
     await ensureUser(layout, 'heavy', 'Europe/Berlin');
     // A million plays over 15 years, ending now: about 180 a day.
     const spacing = Math.floor((15 * 365.25 * 86_400) / HEAVY_PLAYS);
@@ -161,6 +169,7 @@ try {
       await buildModels(db, layout, { userId: id, timezone: 'UTC', now });
     }
     log(`${USERS} ordinary users: plays and marts in ${seconds(t1).toFixed(1)} s`);
+    await fs.writeFile(path.join(root, 'built.json'), JSON.stringify({ plays: HEAVY_PLAYS, users: USERS }));
   } finally {
     db.close();
   }
@@ -225,7 +234,8 @@ try {
 
   // While an import writes: upload a 300,000-stream export for another user, drive the routes mixed.
   const zip = path.join(root, 'import.zip');
-  await writeDemoExport(zip, { streams: 300_000, seed: 11, endDate: now });
+  // A new export each run (a reused warehouse has imported the previous ones).
+  await writeDemoExport(zip, { streams: 300_000, seed: Date.now() % 100_000, endDate: now });
   const form = new FormData();
   form.append('file', new Blob([await fs.readFile(zip)], { type: 'application/zip' }), 'my_spotify_data.zip');
   const started = await fetch(`${base}/api/v1/imports`, { method: 'POST', body: form, headers: { authorization: `Bearer ${importerToken}` } });
@@ -246,7 +256,7 @@ try {
   const lines: string[] = [];
   lines.push('');
   lines.push(`Rewind API bench: 1 heavy user with ${HEAVY_PLAYS.toLocaleString('en-US')} plays + ${USERS} users, ${os.cpus().length} cores, Node ${process.version}`);
-  lines.push(`warehouse built in ${warehouseSeconds.toFixed(1)} s; ${CONNECTIONS} connections, ${SECONDS} s per route (autocannon, same machine)`);
+  lines.push(`warehouse ${reuse ? 'reused' : 'built'} in ${warehouseSeconds.toFixed(1)} s; ${CONNECTIONS} connections, ${SECONDS} s per route (autocannon, same machine)`);
   lines.push('');
   lines.push('| route | URLs | req/s | p50 | p99 | max | target p99 | met | first answer (uncached), median / max |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -268,5 +278,5 @@ try {
     await new Promise((r) => server!.once('exit', r));
   }
   await stopEmbeddedTemporal(layout);
-  await fs.rm(root, { recursive: true, force: true });
+  if (!keep) await fs.rm(root, { recursive: true, force: true });
 }

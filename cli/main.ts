@@ -11,6 +11,8 @@ import { buildCommand, timezoneCommand } from './build.ts';
 import { workerCommand, temporalCommand } from './worker.ts';
 import { connectCommand, loginCommand } from './login.ts';
 import { syncCommand } from './sync.ts';
+import { realtimeCommand } from './realtime.ts';
+import { playlistsCommand } from './playlists.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './token.ts';
 
@@ -142,6 +144,20 @@ program
   .option('--all', 'every connected user')
   .option('--json', 'print JSON')
   .action(async (opts: { user?: string; all?: boolean; json?: boolean }) => syncCommand(createContext(), opts));
+
+program
+  .command('realtime')
+  .description("A user's realtime mode: poll currently-playing every 15 s to record skips and local files (on, off, or status).")
+  .requiredOption('--user <id>', 'the user')
+  .argument('[action]', 'on | off | status', 'status')
+  .action(async (action: string, opts: { user: string }) => realtimeCommand(createContext(), { user: opts.user, action }));
+
+program
+  .command('playlists')
+  .description("Snapshot a user's playlists now (also done daily by the schedule playlists:<user>); unchanged playlists are skipped.")
+  .requiredOption('--user <id>', 'the user')
+  .option('--json', 'print JSON')
+  .action(async (opts: { user: string; json?: boolean }) => playlistsCommand(createContext(), opts));
 
 try {
   await program.parseAsync(process.argv);

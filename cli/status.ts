@@ -6,6 +6,7 @@ import { queryWarehouse } from '../warehouse/query.ts';
 import { listUsers } from '../warehouse/users.ts';
 import type { Context } from './context.ts';
 import { formatSyncStatus, syncStatus } from './sync.ts';
+import { formatRealtimeStatus, realtimeStatus } from './realtime.ts';
 
 export async function collectStatus(ctx: Context) {
   const users = await listUsers(ctx.layout);
@@ -30,6 +31,7 @@ export async function collectStatus(ctx: Context) {
         lastImport: last ? { importId: last.importId, committedAt: last.committedAt, playsAdded: last.playsAdded } : null,
         models: models[u.id] ?? null,
         sync: await syncStatus(ctx, u.id),
+        realtime: await realtimeStatus(ctx, u.id),
       };
     }),
   );
@@ -55,7 +57,7 @@ export async function statusCommand(ctx: Context, json: boolean): Promise<void> 
       s.lastPlay ?? '-',
       s.lastImport ? `${s.lastImport.committedAt} (+${s.lastImport.playsAdded})` : '-',
       s.models ? JSON.stringify(s.models) : 'never',
-      formatSyncStatus(s.sync),
+      formatSyncStatus(s.sync) + (s.realtime.setting || s.realtime.state.polls > 0 ? `\n${formatRealtimeStatus(s.realtime)}` : ''),
     ]);
   }
   process.stdout.write(`${table.toString()}\n`);

@@ -10,6 +10,8 @@ import { readSyncState, updateSyncState, type SyncGap, type SyncRun } from '../s
 import { SYNC_WORKFLOW_TYPE, TASK_QUEUE, syncWorkflowId } from '../workflows/ids.ts';
 import type { SyncProgress, SyncSummary } from '../workflows/sync.ts';
 import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
+import { ensureRealtime } from './realtime.ts';
+import { ensurePlaylistsSchedule } from './playlists.ts';
 
 export class SyncFailedError extends Error {}
 
@@ -54,6 +56,12 @@ export async function ensureSyncSchedule(
     }
   }
   await updateSyncState(ctx.layout, userId, (s) => ({ ...s, schedule: { intervalSeconds, paused, note, updatedAt: new Date().toISOString() } }));
+  // The realtime mode follows the user's setting (started when on, cancelled when off; idempotent),
+  // and the daily playlist snapshot has its own schedule beside this one.
+  if (!paused) {
+    await ensureRealtime(ctx, client, userId);
+    await ensurePlaylistsSchedule(ctx, client, userId);
+  }
   return { created, paused, note };
 }
 

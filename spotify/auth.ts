@@ -14,13 +14,21 @@ import { RateLimited, SpotifyError, SpotifyRequestError, SpotifyUnavailable, ret
  * The scopes Rewind asks for: only those of features that exist, so that a user grants no more than
  * Rewind uses.
  * - `user-read-recently-played`: the sync (GET /me/player/recently-played).
+ * - `user-read-currently-playing`: the realtime mode (GET /me/player/currently-playing, which sees
+ *   skips and plays under 30 s, and local files).
+ * - `playlist-read-private`, `playlist-read-collaborative`: the daily playlist snapshot
+ *   (GET /me/playlists lists private and collaborative playlists only with them; /playlists/{id}/items).
  * /v1/me needs no scope for the account id and display name, which is all Rewind keeps (no e-mail,
  * country or subscription: no `user-read-private` / `user-read-email`).
- * To add with the features that will need them (users then log in again to grant them):
- * `user-read-currently-playing` for the realtime mode (currently-playing, which sees skips and plays
- * under 30 s), `playlist-read-private` for playlist snapshots (/me/playlists, /playlists/{id}/items).
+ * Users connected before a scope was added must log in again to grant it (the features that need it
+ * say so, naming the scope, instead of failing obscurely).
  */
-export const SCOPES = ['user-read-recently-played'] as const;
+export const SCOPES = ['user-read-recently-played', 'user-read-currently-playing', 'playlist-read-private', 'playlist-read-collaborative'] as const;
+
+/** Does a connection's granted `scope` (space-separated, as the token endpoint returns it) include `wanted`? */
+export function hasScope(granted: string, wanted: (typeof SCOPES)[number]): boolean {
+  return granted.split(/\s+/).includes(wanted);
+}
 
 export interface SpotifyApp {
   clientId: string;

@@ -24,7 +24,42 @@ import {
   spotifyReason,
 } from './errors.ts';
 import type { TokenStore } from './tokens.ts';
-import type { CurrentlyPlaying, PublicUser, RecentlyPlayedPage } from './types.ts';
+import type { CurrentlyPlaying, PublicUser, RecentlyPlayedPage, Track } from './types.ts';
+
+/** Spotify's offset paging (PagingObject). */
+export interface Paging<T> {
+  href: string;
+  items: T[];
+  limit: number;
+  next: string | null;
+  offset: number;
+  previous: string | null;
+  total: number;
+}
+
+/** The parts of a SimplifiedPlaylistObject the playlist snapshot keeps. */
+export interface PlaylistSummary {
+  id: string;
+  name: string;
+  description: string | null;
+  snapshot_id: string;
+  collaborative: boolean;
+  public: boolean | null;
+  uri: string;
+  owner: { id: string; display_name?: string | null } | null;
+  /** `{ href, total }`: `items` since 2026, `tracks` before (deprecated). */
+  items?: { href: string; total: number } | null;
+  tracks?: { href: string; total: number } | null;
+}
+
+/** A PlaylistTrackObject: `item` since 2026, `track` before (deprecated); either may be null (unavailable). */
+export interface PlaylistItem {
+  added_at: string | null;
+  added_by: { id: string } | null;
+  is_local: boolean;
+  item?: (Partial<Omit<Track, 'type'>> & { type?: string; show?: { name?: string } }) | null;
+  track?: PlaylistItem['item'];
+}
 
 /** Refresh the access token when less than this is left of it. */
 export const REFRESH_AHEAD_MS = 5 * 60_000;
@@ -44,6 +79,8 @@ export interface ApiResponse<T> {
 
 export class SpotifyClient {
   private readonly now: () => number;
+  /** When the last request was sent and its answer received (epoch ms): the realtime mode times its polls with it. */
+  lastRequest: { sentAt: number; receivedAt: number } | undefined;
 
   constructor(
     private readonly deps: SpotifyClientDeps,
@@ -96,6 +133,7 @@ export class SpotifyClient {
       await this.deps.budget.acquire(endpoint);
       const token = await this.accessToken();
       let response: Response;
+      const sentAt = this.now();
       try {
         response = await fetch(url, {
           headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
@@ -106,6 +144,7 @@ export class SpotifyClient {
         throw new SpotifyUnavailable(`${endpoint}: ${what}`);
       }
       const text = await response.text().catch(() => '');
+      this.lastRequest = { sentAt, receivedAt: this.now() };
       let body: unknown;
       try {
         body = text ? JSON.parse(text) : undefined;
@@ -146,6 +185,24 @@ export class SpotifyClient {
   async currentlyPlaying(): Promise<CurrentlyPlaying | null> {
     const r = await this.get<CurrentlyPlaying>('/v1/me/player/currently-playing', { additional_types: 'track' });
     return r.status === 204 || !r.body ? null : r.body;
+  }
+
+  /** GET /v1/me/playlists (limit 1-50, offset): the playlists the user owns, follows or collaborates on. */
+  async myPlaylists(opts: { limit?: number; offset?: number } = {}): Promise<Paging<PlaylistSummary>> {
+    const r = await this.get<Paging<PlaylistSummary>>('/v1/me/playlists', { limit: opts.limit ?? 50, offset: opts.offset ?? 0 });
+    if (!r.body || !Array.isArray(r.body.items)) throw new SpotifyUnavailable('GET /v1/me/playlists: the answer has no items');
+    return r.body;
+  }
+
+  /**
+   * GET /v1/playlists/{id}/items (the 2026 name of /tracks; limit 1-50, offset). Since 2026 only the
+   * playlists the user owns or collaborates on: others answer 403 (SpotifyForbidden).
+   */
+  async playlistItems(playlistId: string, opts: { limit?: number; offset?: number } = {}): Promise<Paging<PlaylistItem>> {
+    if (!/^[A-Za-z0-9]{1,64}$/.test(playlistId)) throw new RangeError(`not a Spotify playlist id: "${playlistId}"`);
+    const r = await this.get<Paging<PlaylistItem>>(`/v1/playlists/${playlistId}/items`, { limit: opts.limit ?? 50, offset: opts.offset ?? 0, additional_types: 'track,episode' });
+    if (!r.body || !Array.isArray(r.body.items)) throw new SpotifyUnavailable(`GET /v1/playlists/${playlistId}/items: the answer has no items`);
+    return r.body;
   }
 
   /** GET /v1/me. */

@@ -28,6 +28,15 @@ export interface ApiPlay {
   albumUri: string | null;
   contextUri: string | null;
   contextType: string | null;
+  /**
+   * How long it was played, when known (realtime mode: estimated from currently-playing's progress
+   * across polls, see activities/realtime.ts). Absent for recently-played items: the duration stands in.
+   */
+  msPlayed?: number;
+  /** A local file (`is_local`): URI `spotify:local:...`, no ids. */
+  isLocal?: boolean;
+  /** Which endpoint saw it; absent = recently-played. */
+  origin?: 'recently_played' | 'currently_playing';
 }
 
 /** A recently-played item that is not a play Rewind can store. Permanent: retrying won't help. */

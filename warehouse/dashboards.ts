@@ -97,7 +97,11 @@ function vectorOf(column: Column): Vector {
       data = numbers;
       let lo = 0;
       let hi = 0;
-      for (const v of numbers) if (v !== null) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+      for (const v of numbers) {
+        if (v === null) continue;
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
       // The smallest integer type that holds every value; doubles beyond 32 bits (exact to 2^53).
       type = lo >= -128 && hi <= 127 ? new Int8() : lo >= -32_768 && hi <= 32_767 ? new Int16() : lo >= -INT32_MAX - 1 && hi <= INT32_MAX ? new Int32() : new Float64();
       break;
@@ -233,11 +237,11 @@ const PLATFORM_FAMILY = `case
  * year is the one before it (its snapshot); of a rolling period, the window of the same length just
  * before it, ranked from daily_rollups the way period_snapshots ranks (plays, then ms, then key).
  */
-function topSql(periodTypes: readonly string[]): string {
+function topSql(periodTypes: readonly string[], limit = 50): string {
   const types = periodTypes.map((t) => `'${t}'`).join(', ');
   return `
 with entries as (
-    select * from snapshot_tops where period_type in (${types})
+    select * from snapshot_tops where period_type in (${types}) and rank <= ${Number(limit)}
 ),
 
 -- Calendar periods: the rank in the previous calendar period's snapshot.
@@ -372,10 +376,12 @@ export const DATASETS: Record<string, Dataset> = {
     ['snapshot_tops', 'day_entries'],
   ),
 
+  // The months' lists stop at 25 (the page fetches them when a month is picked: 180 months of a
+  // 15-year history would be over 0.5 MB with 50 each); the rank before is still in the top 50.
   top_months: sqlDataset(
-    "top 50 artists, tracks, albums of each calendar month, with the rank in the previous month's top 50",
-    topSql(['calendar_month']),
-    ['snapshot_tops'],
+    "top 25 artists, tracks, albums of each calendar month, with the rank in the previous month's top 50",
+    topSql(['calendar_month'], 25),
+    ['snapshot_tops', 'day_entries'],
   ),
 
   clock: sqlDataset(
@@ -758,11 +764,19 @@ export async function siteDatasets(
   names: readonly string[] = Object.keys(DATASETS),
 ): Promise<Map<string, Uint8Array>> {
   const datasets = names.map((n) => [n, datasetNamed(n)] as const);
-  return withUserScope(layout, options.db, userId, options, async (scope) => {
-    const out = new Map<string, Uint8Array>();
-    for (const [name, dataset] of datasets) out.set(name, encodeArrow(await dataset.columns(scope)));
-    return out;
-  });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withUserScope(layout, options.db, userId, options, async (scope) => {
+        const out = new Map<string, Uint8Array>();
+        for (const [name, dataset] of datasets) out.set(name, encodeArrow(await dataset.columns(scope)));
+        return out;
+      });
+    } catch (e) {
+      // An import or a sync replaced a file between our listing and our read: list again (as queryWarehouse does).
+      if (attempt < 5 && /No such file|No files found|cannot open file/i.test(String(e))) continue;
+      throw e;
+    }
+  }
 }
 
 /** The calendar years the user has data in (one Year in review page each). */
@@ -913,15 +927,17 @@ export async function buildSite(config: Config, userId: string, log: (m: string)
     await prepareWorkDir(work);
     const output = path.join(work, `dist-${randomUUID()}`);
     try {
-      const years = await siteYears(layout, datasetOptions(config, layout), userId);
-      log(`${userId}: building the site (${years.length} year${years.length === 1 ? '' : 's'})`);
+      log(`${userId}: building the site`);
       await runFramework(config, work, userId, output);
       const pages = (await listFiles(output)).filter((f) => f.endsWith('.html'));
+      const years = pages.map((p) => /^years[/\\](\d{4})\.html$/.exec(p)?.[1]).filter((y): y is string => y !== undefined);
       const site = layout.site(userId);
       await swapInto(output, site);
       return { userId, site, pages, years, seconds: (performance.now() - started) / 1000 };
     } finally {
       await fs.rm(output, { recursive: true, force: true });
+      // The loader's outputs are in the site now: no second copy of the user's data stays behind.
+      await fs.rm(path.join(work, 'src', '.observablehq', 'cache', 'data'), { recursive: true, force: true });
     }
   });
 }

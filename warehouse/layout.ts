@@ -15,6 +15,9 @@
  *   <home>/secrets/                                                       encryption key, encrypted tokens, API token hashes
  *   <home>/uploads/                                                       export ZIPs uploaded through the API
  *   <home>/sync/<u>.json, _spotify-budget.json                            live sync cursor, last run, gaps; app-wide Spotify budget
+ *   <home>/sync/realtime/<u>.json                                         realtime mode: the play being watched, counters
+ *   <home>/warehouse/playlists/user_id=<u>/part-<gen>.parquet             playlist snapshots (one row per playlist and snapshot day)
+ *   <home>/warehouse/playlist_items/user_id=<u>/part-<gen>.parquet        items of every playlist version (snapshot_id)
  */
 import path from 'node:path';
 
@@ -108,6 +111,17 @@ export class Layout {
   }
   syncState(userId: string): string {
     return path.join(this.syncDir, `${assertUserId(userId)}.json`);
+  }
+  /** The realtime mode's state per user: the play being watched, plays waiting to be written, counters. */
+  realtimeState(userId: string): string {
+    return path.join(this.syncDir, 'realtime', `${assertUserId(userId)}.json`);
+  }
+  /** Playlist snapshots: the playlists of each generation, and the items of each playlist version. */
+  playlistsPartition(userId: string): string {
+    return path.join(this.warehouse, 'playlists', `user_id=${assertUserId(userId)}`);
+  }
+  playlistItemsPartition(userId: string): string {
+    return path.join(this.warehouse, 'playlist_items', `user_id=${assertUserId(userId)}`);
   }
   get spotifyBudget(): string {
     return path.join(this.syncDir, '_spotify-budget.json');

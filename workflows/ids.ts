@@ -21,3 +21,22 @@ export function syncWorkflowId(userId: string): string {
 
 /** The sync workflow's type name (what the schedule and `rewind sync` start). */
 export const SYNC_WORKFLOW_TYPE = 'syncUser';
+
+/**
+ * The realtime mode of one user: a long-running workflow (continue-as-new every N polls) that
+ * polls currently-playing. One per user: starting it again while it runs is a no-op.
+ */
+export function realtimeWorkflowId(userId: string): string {
+  return `realtime:${userId}`;
+}
+
+/** The realtime workflow's type name. */
+export const REALTIME_WORKFLOW_TYPE = 'realtimeUser';
+
+/** The daily playlist snapshot of one user: its Temporal Schedule, and a snapshot started by hand. */
+export function playlistsWorkflowId(userId: string): string {
+  return `playlists:${userId}`;
+}
+
+/** The playlist snapshot workflow's type name. */
+export const PLAYLISTS_WORKFLOW_TYPE = 'snapshotPlaylists';

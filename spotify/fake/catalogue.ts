@@ -57,10 +57,19 @@ export interface CatalogueTrack {
   explicit: boolean;
 }
 
+/** A file on the listener's own disk, played through Spotify (`is_local`): no ids, no album art. */
+export interface CatalogueLocalFile {
+  artist: string;
+  album: string;
+  title: string;
+  durationMs: number;
+}
+
 export class Catalogue {
   readonly artists: CatalogueArtist[] = [];
   readonly albums: CatalogueAlbum[] = [];
   readonly tracks: CatalogueTrack[] = [];
+  readonly localFiles: CatalogueLocalFile[] = [];
 
   constructor(seed = 7, sizes = { artists: 40, albumsPerArtist: 2, tracksPerAlbum: 8 }) {
     const rand = prng(seed);
@@ -93,6 +102,54 @@ export class Catalogue {
         }
       }
     }
+    for (let i = 0; i < 8; i++) {
+      this.localFiles.push({
+        artist: `${pick(WORDS)} ${pick(NOUNS)} (bootleg)`,
+        album: i % 3 === 0 ? '' : `${pick(WORDS)} Demos`,
+        title: `${pick(WORDS)} ${pick(WORDS)} ${i + 1}`,
+        // Local files have whole-second durations (the URI carries them in seconds).
+        durationMs: (150 + Math.floor(rand() * 150)) * 1000,
+      });
+    }
+  }
+
+  /**
+   * A local file as the Web API returns it (a recorded currently-playing answer for a local file,
+   * tekore issue #200): `is_local: true`, `uri` `spotify:local:<artist>:<album>:<title>:<seconds>`
+   * (form-encoded parts), every id, href and album URI null, empty external URLs and images, disc
+   * and track number 0, album_type and release date null.
+   */
+  localTrackObject(i: number): Track {
+    const f = this.localFiles[i]!;
+    const part = (v: string) => new URLSearchParams({ v }).toString().slice(2);
+    return {
+      album: {
+        album_type: null,
+        artists: [],
+        external_urls: {},
+        href: null,
+        id: null,
+        images: [],
+        name: f.album,
+        release_date: null,
+        release_date_precision: null,
+        type: 'album',
+        uri: null,
+      } as unknown as Track['album'],
+      artists: [{ external_urls: {}, href: null, id: null, name: f.artist, type: 'artist', uri: null }],
+      disc_number: 0,
+      duration_ms: f.durationMs,
+      explicit: false,
+      external_urls: {},
+      href: null,
+      id: null,
+      is_local: true,
+      name: f.title,
+      preview_url: null,
+      track_number: 0,
+      type: 'track',
+      uri: `spotify:local:${part(f.artist)}:${part(f.album)}:${part(f.title)}:${f.durationMs / 1000}`,
+    };
   }
 
   artistObject(i: number, apiUrl: string): SimplifiedArtist {

@@ -8,8 +8,8 @@ import { connectWithRefreshToken } from '../connect.ts';
 import type { Connection } from '../tokens.ts';
 import type { FakeSpotify } from './server.ts';
 
-export { startFakeSpotify, FAKE_CLIENT_ID, REACHABLE_PLAYS } from './server.ts';
-export type { FakeSpotify, FakeSpotifyOptions, FakeFault, FakePlay, FakeRequest } from './server.ts';
+export { startFakeSpotify, FAKE_CLIENT_ID, REACHABLE_PLAYS, RECENTLY_PLAYED_MIN_MS } from './server.ts';
+export type { FakeSpotify, FakeSpotifyOptions, FakeFault, FakePlay, FakeRequest, FakeStream, FakePlaylist, FakePlaylistItem } from './server.ts';
 
 /** `config` with every Spotify URL and the client id pointed at the fake. */
 export function configForFake(config: Config, fake: Pick<FakeSpotify, 'url' | 'clientId'>): Config {

@@ -8,13 +8,20 @@
  *   POST /api/token                          authorization_code (PKCE or client secret), refresh_token
  *   GET  /v1/me                              the account (public fields)
  *   GET  /v1/me/player/recently-played       limit 1-50, after/before (Unix ms), only the last 50 plays reachable
- *   GET  /v1/me/player/currently-playing     200 with the playing track, or 204
+ *   GET  /v1/me/player/currently-playing     200 with the playing track (or local file), or 204
+ *   GET  /v1/me/playlists                    limit 1-50, offset: the account's playlists (owned, followed, collaborative)
+ *   GET  /v1/playlists/{id}/items            limit 1-50, offset; 403 unless the account owns the playlist or collaborates
  *
  * Rate limit: a rolling 30 s window per app (client id) over Web API requests; beyond it, 429 with
  * Retry-After. Faults can be injected (429 with any Retry-After and an optional QUOTA_EXCEEDED reason,
  * 500/502/503, 401, 403, invalid_grant, invalid_client), refresh tokens revoked, access tokens expired.
  * A listener can "keep playing": a new play every `everyMs`, tracks from a seeded sequence, so the
- * same options give the same plays at the same times.
+ * same options give the same plays at the same times. With `skipRate` / `localRate`, some of those
+ * slots open with a skip (a different track heard for 4-25 s) or a local file before the slot's main
+ * track: currently-playing shows them (with a progress that advances in real time), recently-played
+ * never does, as on the real service. `playStreams` scripts an exact sequence of streams instead
+ * (tracks, skips, local files, back to back), and `streams()` returns the ground truth: every stream
+ * that ended, with how long it was really played.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -27,7 +34,44 @@ const WINDOW_MS = 30_000;
 /** Only this many plays are ever reachable through recently-played. */
 export const REACHABLE_PLAYS = 50;
 
-export type FakeEndpoint = 'token' | 'authorize' | 'me' | 'recently-played' | 'currently-playing' | 'api';
+export type FakeEndpoint = 'token' | 'authorize' | 'me' | 'recently-played' | 'currently-playing' | 'playlists' | 'playlist-items' | 'api';
+
+/** Spotify recently-played lists a track only after about this much listening. */
+export const RECENTLY_PLAYED_MIN_MS = 30_000;
+
+/** One stream of the fake listener: what really played, for how long (ground truth for tests). */
+export interface FakeStream {
+  /** Unix ms. */
+  startedAt: number;
+  endedAt: number;
+  msPlayed: number;
+  /** A catalogue track, or a local file (catalogue.localFiles). */
+  trackIndex?: number;
+  localIndex?: number;
+  uri: string;
+  /** Does recently-played list it (a non-local track heard for 30 s or more; a listener's slot track)? */
+  inRecentlyPlayed: boolean;
+}
+
+/** A playlist of the fake: items are catalogue tracks or local files. */
+export interface FakePlaylistItem {
+  trackIndex?: number;
+  localIndex?: number;
+  /** ISO time; default: the playlist's creation. */
+  addedAt?: string;
+  addedBy?: string;
+}
+
+export interface FakePlaylist {
+  id: string;
+  name: string;
+  description: string;
+  ownerId: string;
+  public: boolean;
+  collaborative: boolean;
+  snapshotId: string;
+  items: FakePlaylistItem[];
+}
 
 export interface FakeFault {
   /** Which endpoint fails ('api' = any Web API endpoint). */
@@ -83,7 +127,10 @@ interface Account {
   id: string;
   displayName: string;
   plays: FakePlay[];
-  listener?: { seed: number; startAt: number; everyMs: number; materialized: number };
+  listener?: { seed: number; startAt: number; everyMs: number; materialized: number; skipRate: number; localRate: number };
+  script?: { streams: FakeStream[]; materialized: number };
+  /** Playlist ids in the order /me/playlists lists them (owned, followed or collaborative). */
+  playlists: string[];
   nowPlaying?: { trackIndex: number; startedAt: number; isPlaying: boolean; context: PlayContext | null } | null;
 }
 
@@ -118,8 +165,27 @@ export interface FakeSpotify {
   addPlays(accountId: string, plays: { playedAt: number | string; trackIndex?: number; context?: { type: string; uri: string } | null }[]): FakePlay[];
   /** `count` plays ending at `endAt`, `everyMs` apart (deterministic from `seed`). */
   generatePlays(accountId: string, opts: { count: number; endAt: number; everyMs?: number; seed?: number }): FakePlay[];
-  /** From `startAt` on, a new play every `everyMs` (deterministic from `seed`), materialized as time passes. */
-  keepPlaying(accountId: string, opts: { seed?: number; startAt?: number; everyMs?: number }): void;
+  /**
+   * From `startAt` on, a new play every `everyMs` (deterministic from `seed`), materialized as time
+   * passes. `skipRate` / `localRate` (0-1, default 0): the share of slots that open with a skip or a
+   * local file before their main track (which recently-played still lists at the slot's end).
+   */
+  keepPlaying(accountId: string, opts: { seed?: number; startAt?: number; everyMs?: number; skipRate?: number; localRate?: number }): void;
+  /**
+   * Script the listener: these streams, back to back from `startAt` (default now), each heard for
+   * `msPlayed` from its start; then nothing plays. Non-local streams of 30 s or more reach
+   * recently-played when they end. Returns the streams with their times.
+   */
+  playStreams(accountId: string, streams: { trackIndex?: number; localIndex?: number; msPlayed: number }[], opts?: { startAt?: number }): FakeStream[];
+  /** Every stream that has ended (scripted and the listener's, skips and local files included), oldest first. */
+  streams(accountId: string): FakeStream[];
+  /** Add a playlist to the account's list (owned by `ownerId`, default the account). Returns its id. */
+  addPlaylist(accountId: string, p: { name: string; description?: string; ownerId?: string; public?: boolean; collaborative?: boolean; items: FakePlaylistItem[] }): FakePlaylist;
+  /** Replace a playlist's items (its snapshot_id changes, as on the real service). */
+  setPlaylistItems(playlistId: string, items: FakePlaylistItem[]): FakePlaylist;
+  /** Rename a playlist (its snapshot_id changes). */
+  renamePlaylist(playlistId: string, name: string): FakePlaylist;
+  playlist(playlistId: string): FakePlaylist;
   stopPlaying(accountId: string): void;
   /** What currently-playing answers (null = 204). */
   setNowPlaying(accountId: string, np: { trackIndex: number; progressMs?: number; isPlaying?: boolean; context?: { type: string; uri: string } | null } | null): void;
@@ -140,7 +206,19 @@ export interface FakeSpotify {
   issuedTokens(): string[];
 }
 
-const DEFAULT_SCOPE = 'user-read-recently-played user-read-currently-playing playlist-read-private';
+const DEFAULT_SCOPE = 'user-read-recently-played user-read-currently-playing playlist-read-private playlist-read-collaborative';
+
+const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** `n` random base62 characters (Spotify ids are 22 of them). */
+function base62(n: number): string {
+  return [...randomBytes(n)].map((b) => B62[b % 62]).join('');
+}
+
+/** Spotify's snapshot ids are opaque base64-ish strings that change with every edit. */
+function snapshotId(): string {
+  return `AAAA${randomBytes(24).toString('base64url')}`;
+}
 
 function token(prefix: string): string {
   return `${prefix}${randomBytes(24).toString('base64url')}`;
@@ -159,6 +237,8 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
   const accessTokens = new Map<string, AccessToken>();
   const codes = new Map<string, AuthCode>();
   const windows = new Map<string, number[]>();
+  const playlists = new Map<string, FakePlaylist>();
+  let playlistSerial = 0;
   let faults: (FakeFault & { left: number })[] = [];
   let authorizing: string | null | undefined;
   const requests: FakeRequest[] = [];
@@ -172,8 +252,42 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     return a;
   };
 
-  /** Bring a "keeps playing" listener's plays up to now. */
+  const trackUri = (st: { trackIndex?: number; localIndex?: number }): string =>
+    st.localIndex !== undefined ? catalogue.localTrackObject(st.localIndex).uri : `spotify:track:${catalogue.tracks[st.trackIndex!]!.id}`;
+
+  /** The streams of a listener's slot k (1-based): an optional skip or local file, then the slot's main track. */
+  const slotStreams = (l: NonNullable<Account['listener']>, k: number): FakeStream[] => {
+    const start = l.startAt + (k - 1) * l.everyMs;
+    const end = start + l.everyMs;
+    const main = Math.floor(hash2(l.seed, k) * catalogue.tracks.length);
+    const r = hash2(l.seed ^ 0x5eed, k);
+    const size = hash2(l.seed ^ 0xbeef, k);
+    let prefix: { trackIndex?: number; localIndex?: number; msPlayed: number } | undefined;
+    if (r < l.skipRate) {
+      prefix = { trackIndex: (main + 1 + Math.floor(size * 97)) % catalogue.tracks.length, msPlayed: Math.round(Math.min(4_000 + size * 21_000, l.everyMs / 3)) };
+    } else if (r < l.skipRate + l.localRate) {
+      prefix = { localIndex: Math.floor(size * catalogue.localFiles.length), msPlayed: Math.round(l.everyMs * (0.2 + 0.3 * size)) };
+    }
+    const out: FakeStream[] = [];
+    let t = start;
+    if (prefix) {
+      out.push({ ...prefix, startedAt: t, endedAt: t + prefix.msPlayed, uri: trackUri(prefix), inRecentlyPlayed: false });
+      t += prefix.msPlayed;
+    }
+    out.push({ trackIndex: main, startedAt: t, endedAt: end, msPlayed: end - t, uri: trackUri({ trackIndex: main }), inRecentlyPlayed: true });
+    return out;
+  };
+
+  /** Bring a "keeps playing" listener's plays (and a script's) up to now. */
   const materialize = (a: Account): void => {
+    const sc = a.script;
+    if (sc) {
+      while (sc.materialized < sc.streams.length && sc.streams[sc.materialized]!.endedAt <= now()) {
+        const st = sc.streams[sc.materialized]!;
+        sc.materialized += 1;
+        if (st.inRecentlyPlayed) a.plays.push({ playedAt: st.endedAt, trackIndex: st.trackIndex!, context: null });
+      }
+    }
     const l = a.listener;
     if (!l) return;
     const t = now();
@@ -371,20 +485,25 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     return send(res, 200, body);
   };
 
+  /** The stream in progress now, if any: explicit setNowPlaying first, then a script, then the listener. */
+  const playingNow = (a: Account): { track: ReturnType<Catalogue['trackObject']>; startedAt: number; isPlaying: boolean; context: PlayContext | null } | null => {
+    const np = a.nowPlaying;
+    if (np !== undefined) return np ? { track: catalogue.trackObject(np.trackIndex, url), startedAt: np.startedAt, isPlaying: np.isPlaying, context: np.context } : null;
+    const t = now();
+    materialize(a);
+    const candidates: FakeStream[] = [];
+    if (a.script) candidates.push(...a.script.streams.slice(a.script.materialized, a.script.materialized + 1));
+    if (a.listener) candidates.push(...slotStreams(a.listener, a.listener.materialized + 1));
+    const st = candidates.find((x) => x.startedAt <= t && t < x.endedAt);
+    if (!st) return null;
+    const track = st.localIndex !== undefined ? catalogue.localTrackObject(st.localIndex) : catalogue.trackObject(st.trackIndex!, url);
+    return { track, startedAt: st.startedAt, isPlaying: true, context: null };
+  };
+
   const currentlyPlaying = (res: http.ServerResponse, a: Account): number => {
-    let np = a.nowPlaying;
-    if (np === undefined && a.listener) {
-      // The listener's next play is in progress.
-      materialize(a);
-      const l = a.listener;
-      const k = l.materialized + 1;
-      const trackIndex = Math.floor(hash2(l.seed, k) * catalogue.tracks.length);
-      const startedAt = l.startAt + (k - 1) * l.everyMs;
-      const fraction = Math.min(1, (now() - startedAt) / l.everyMs);
-      np = { trackIndex, startedAt: now() - Math.floor(fraction * catalogue.tracks[trackIndex]!.durationMs), isPlaying: true, context: null };
-    }
+    const np = playingNow(a);
     if (!np) return send(res, 204, undefined);
-    const track = catalogue.trackObject(np.trackIndex, url);
+    const track = np.track;
     const body: CurrentlyPlaying = {
       is_playing: np.isPlaying,
       timestamp: now(),
@@ -397,9 +516,104 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     return send(res, 200, body);
   };
 
+  // ---- playlists ----
+
+  const pagingParams = (q: URLSearchParams, res: http.ServerResponse): { limit: number; offset: number } | number => {
+    const limit = q.has('limit') ? Number(q.get('limit')) : 20;
+    const offset = q.has('offset') ? Number(q.get('offset')) : 0;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 50) return apiError(res, 400, 'Invalid limit');
+    if (!Number.isInteger(offset) || offset < 0 || offset > 100_000) return apiError(res, 400, 'Invalid offset');
+    return { limit, offset };
+  };
+
+  const page = <T>(base: string, all: T[], limit: number, offset: number, extra = '') => ({
+    href: `${base}?offset=${offset}&limit=${limit}${extra}`,
+    items: all.slice(offset, offset + limit),
+    limit,
+    next: offset + limit < all.length ? `${base}?offset=${offset + limit}&limit=${limit}${extra}` : null,
+    offset,
+    previous: offset > 0 ? `${base}?offset=${Math.max(0, offset - limit)}&limit=${limit}${extra}` : null,
+    total: all.length,
+  });
+
+  const ownerObject = (ownerId: string) => {
+    const owner = accounts.get(ownerId);
+    return {
+      display_name: owner?.displayName ?? ownerId,
+      external_urls: { spotify: `https://open.spotify.com/user/${ownerId}` },
+      href: `${url}/v1/users/${ownerId}`,
+      id: ownerId,
+      type: 'user' as const,
+      uri: `spotify:user:${ownerId}`,
+    };
+  };
+
+  /** A SimplifiedPlaylistObject: `items` (the 2026 name) and the deprecated `tracks`, both {href, total}. */
+  const playlistObject = (p: FakePlaylist) => {
+    const ref = { href: `${url}/v1/playlists/${p.id}/items`, total: p.items.length };
+    return {
+      collaborative: p.collaborative,
+      description: p.description,
+      external_urls: { spotify: `https://open.spotify.com/playlist/${p.id}` },
+      href: `${url}/v1/playlists/${p.id}`,
+      id: p.id,
+      images: p.items.length ? [{ height: 640, url: `https://mosaic.scdn.co/640/${p.id.toLowerCase()}`, width: 640 }] : [],
+      items: ref,
+      name: p.name,
+      owner: ownerObject(p.ownerId),
+      public: p.public,
+      snapshot_id: p.snapshotId,
+      tracks: ref,
+      type: 'playlist',
+      uri: `spotify:playlist:${p.id}`,
+    };
+  };
+
+  const playlistItemObject = (p: FakePlaylist, it: FakePlaylistItem, createdAt: string) => {
+    const track = it.localIndex !== undefined ? catalogue.localTrackObject(it.localIndex) : catalogue.trackObject(it.trackIndex!, url);
+    const addedBy = it.addedBy ?? p.ownerId;
+    return {
+      added_at: it.addedAt ?? createdAt,
+      added_by: { external_urls: { spotify: `https://open.spotify.com/user/${addedBy}` }, href: `${url}/v1/users/${addedBy}`, id: addedBy, type: 'user', uri: `spotify:user:${addedBy}` },
+      is_local: it.localIndex !== undefined,
+      item: track,
+      track,
+    };
+  };
+
+  const myPlaylists = (res: http.ServerResponse, a: Account, q: URLSearchParams): number => {
+    const p = pagingParams(q, res);
+    if (typeof p === 'number') return p;
+    const all = a.playlists.map((id) => playlists.get(id)!).map(playlistObject);
+    return send(res, 200, page(`${url}/v1/me/playlists`, all, p.limit, p.offset));
+  };
+
+  const playlistItems = (res: http.ServerResponse, a: Account, id: string, q: URLSearchParams): number => {
+    const pl = playlists.get(id);
+    if (!pl) return apiError(res, 404, 'Resource not found');
+    // Since 2026: only the owner's and collaborators' playlists' items (the description's note on this endpoint).
+    if (pl.ownerId !== a.id && !(pl.collaborative && a.playlists.includes(pl.id))) return apiError(res, 403, 'Forbidden');
+    const p = pagingParams(q, res);
+    if (typeof p === 'number') return p;
+    const createdAt = new Date(Date.UTC(2024, 0, 1) + (Number.parseInt(pl.id.slice(-4), 36) % 700) * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const all = pl.items.map((it) => playlistItemObject(pl, it, createdAt));
+    return send(res, 200, page(`${url}/v1/playlists/${pl.id}/items`, all, p.limit, p.offset));
+  };
+
   const api = (req: http.IncomingMessage, res: http.ServerResponse, u: URL, log: FakeRequest): number => {
+    const itemsOf = /^\/v1\/playlists\/([A-Za-z0-9]+)\/items$/.exec(u.pathname)?.[1];
     const endpoint: FakeEndpoint | undefined =
-      u.pathname === '/v1/me' ? 'me' : u.pathname === '/v1/me/player/recently-played' ? 'recently-played' : u.pathname === '/v1/me/player/currently-playing' ? 'currently-playing' : undefined;
+      u.pathname === '/v1/me'
+        ? 'me'
+        : u.pathname === '/v1/me/player/recently-played'
+          ? 'recently-played'
+          : u.pathname === '/v1/me/player/currently-playing'
+            ? 'currently-playing'
+            : u.pathname === '/v1/me/playlists'
+              ? 'playlists'
+              : itemsOf !== undefined
+                ? 'playlist-items'
+                : undefined;
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     if (!auth) return apiError(res, 401, 'No token provided');
     const at = accessTokens.get(auth[1]!);
@@ -436,6 +650,10 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     if (endpoint === 'recently-played') {
       if (!scopes.includes('user-read-recently-played')) return apiError(res, 403, 'Insufficient client scope');
       return recentlyPlayed(res, a, u.searchParams, u.toString().replace(/^http:\/\/[^/]+/, url));
+    }
+    if (endpoint === 'playlists' || endpoint === 'playlist-items') {
+      if (!scopes.includes('playlist-read-private')) return apiError(res, 403, 'Insufficient client scope');
+      return endpoint === 'playlists' ? myPlaylists(res, a, u.searchParams) : playlistItems(res, a, itemsOf!, u.searchParams);
     }
     if (!scopes.includes('user-read-currently-playing') && !scopes.includes('user-read-playback-state')) return apiError(res, 403, 'Insufficient client scope');
     return currentlyPlaying(res, a);
@@ -479,7 +697,7 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
       await new Promise<void>((r) => server.close(() => r()));
     },
     addAccount({ id, displayName }) {
-      if (!accounts.has(id)) accounts.set(id, { id, displayName: displayName ?? id, plays: [] });
+      if (!accounts.has(id)) accounts.set(id, { id, displayName: displayName ?? id, plays: [], playlists: [] });
     },
     setAuthorizingAccount(accountId) {
       authorizing = accountId;
@@ -501,8 +719,74 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
       a.plays.push(...added);
       return added;
     },
-    keepPlaying(accountId, { seed = 1, startAt = now(), everyMs = 60_000 }) {
-      account(accountId).listener = { seed, startAt, everyMs, materialized: 0 };
+    keepPlaying(accountId, { seed = 1, startAt = now(), everyMs = 60_000, skipRate = 0, localRate = 0 }) {
+      account(accountId).listener = { seed, startAt, everyMs, materialized: 0, skipRate, localRate };
+    },
+    playStreams(accountId, list, o = {}) {
+      const a = account(accountId);
+      materialize(a);
+      let t = o.startAt ?? now();
+      const streams = list.map((x) => {
+        if ((x.trackIndex === undefined) === (x.localIndex === undefined)) throw new Error('fake Spotify: a stream is a trackIndex or a localIndex');
+        const st: FakeStream = {
+          ...x,
+          startedAt: t,
+          endedAt: t + x.msPlayed,
+          uri: trackUri(x),
+          inRecentlyPlayed: x.localIndex === undefined && x.msPlayed >= RECENTLY_PLAYED_MIN_MS,
+        };
+        t = st.endedAt;
+        return st;
+      });
+      a.script = { streams, materialized: 0 };
+      return streams.map((x) => ({ ...x }));
+    },
+    streams(accountId) {
+      const a = account(accountId);
+      materialize(a);
+      const t = now();
+      const out: FakeStream[] = [];
+      if (a.script) out.push(...a.script.streams.filter((x) => x.endedAt <= t));
+      const l = a.listener;
+      if (l) for (let k = 1; k <= l.materialized + 1; k++) out.push(...slotStreams(l, k).filter((x) => x.endedAt <= t));
+      return out.sort((x, y) => x.endedAt - y.endedAt).map((x) => ({ ...x }));
+    },
+    addPlaylist(accountId, p) {
+      const a = account(accountId);
+      playlistSerial += 1;
+      const id = `${String(playlistSerial).padStart(4, '0')}${base62(18)}`;
+      const pl: FakePlaylist = {
+        id,
+        name: p.name,
+        description: p.description ?? '',
+        ownerId: p.ownerId ?? a.id,
+        public: p.public ?? false,
+        collaborative: p.collaborative ?? false,
+        snapshotId: snapshotId(),
+        items: [...p.items],
+      };
+      playlists.set(id, pl);
+      a.playlists.push(id);
+      return { ...pl, items: [...pl.items] };
+    },
+    setPlaylistItems(playlistId, items) {
+      const pl = playlists.get(playlistId);
+      if (!pl) throw new Error(`fake Spotify: no playlist "${playlistId}"`);
+      pl.items = [...items];
+      pl.snapshotId = snapshotId();
+      return { ...pl, items: [...pl.items] };
+    },
+    renamePlaylist(playlistId, name) {
+      const pl = playlists.get(playlistId);
+      if (!pl) throw new Error(`fake Spotify: no playlist "${playlistId}"`);
+      pl.name = name;
+      pl.snapshotId = snapshotId();
+      return { ...pl, items: [...pl.items] };
+    },
+    playlist(playlistId) {
+      const pl = playlists.get(playlistId);
+      if (!pl) throw new Error(`fake Spotify: no playlist "${playlistId}"`);
+      return { ...pl, items: [...pl.items] };
     },
     stopPlaying(accountId) {
       const a = account(accountId);

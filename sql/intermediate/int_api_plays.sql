@@ -9,6 +9,9 @@
 --     duration (a play the API lists was heard for at least ~30 s, most of them to the end), and
 --     started_at = played_at - duration. time_precision = 'api' marks both as estimates. When the
 --     exported stream of the same play arrives, that row, with its true ms_played, replaces this one.
+--   * Plays the realtime mode saw in currently-playing (skips under 30 s, local files; origin
+--     'currently_playing', source_file 'currently-playing') carry their own ms_played estimate
+--     (msPlayed): it is used instead of the duration, and played_at is their estimated end.
 -- Variables: rewind_import_id, rewind_source_file.
 
 with plays as (
@@ -27,6 +30,9 @@ checked as (
             when duration_ms is null then 'durationMs is missing or not a number'
             when duration_ms < 0 then 'durationMs is negative'
             when duration_ms > 7 * 86400000 then 'durationMs is longer than a week'
+            when ms_played_raw is not null and ms_played is null then 'msPlayed is not a number'
+            when ms_played < 0 then 'msPlayed is negative'
+            when ms_played > 7 * 86400000 then 'msPlayed is longer than a week'
             when played_at < timestamptz '2006-01-01 00:00:00+00' then 'playedAt is before Spotify existed'
             when played_at > now() + interval 1 day then 'playedAt is in the future'
         end as reject_reason
@@ -39,8 +45,8 @@ final as (
 
     select
         played_at                                                   as ended_at,
-        played_at - to_milliseconds(coalesce(duration_ms, 0))       as started_at,
-        duration_ms                                                 as ms_played,
+        played_at - to_milliseconds(coalesce(ms_played, duration_ms, 0)) as started_at,
+        coalesce(ms_played, duration_ms)                            as ms_played,
         'track'                                                     as kind,
         track_uri,
         track_name,

@@ -20,18 +20,21 @@
 --      incoming Account row is a duplicate. API columns an Account row had gained (5.) move to the
 --      Extended row.
 --   4. API plays (source 'api', recently-played) against each other: two API rows of the same track
---      URI whose played_at are at most 2 s apart are one play (the same play returned by two polls,
---      played_at with and without milliseconds, the same item listed twice 20-800 ms apart in one
---      response). The stored one wins; else the earliest. An incoming API row whose track and
---      played_at (within 2 s) an exported row already holds in api_played_at is a duplicate (a
---      re-sync after the export was matched). Two different tracks sharing one played_at are two.
+--      URI are one play when their played_at are equal, or equal to the second when one of them has
+--      no milliseconds (consecutive polls return the same play with the same played_at). The stored
+--      one wins; else the first. An incoming API row whose track and played_at an exported row
+--      already holds in api_played_at is a duplicate (a re-sync after the export was matched).
+--      Two different tracks sharing one played_at are two plays, and so is the same track listed
+--      twice in one response a moment apart: played_at is the end of one play and the start of the
+--      next when a track is played twice in a row (both are paired with their streams by 5.).
 --   5. API plays against exported streams. played_at is usually the end of the play, sometimes its
 --      start, and drifts by seconds. An API row and an exported track stream are candidates when
 --        * they are the same track: equal track URI, or equal artist and track names (case and
 --          surrounding spaces ignored: Account data and old endsong files have no URI, and the API
 --          may return a relinked URI), and
---        * played_at lies within 60 s of an anchor of the stream: its end (ts), its start
---          (ts - ms_played), or, for offline plays, offline_timestamp (and it + ms_played). For an
+--        * played_at lies within 60 s of an anchor of the stream: its end (ts, cut to the second:
+--          [ts, ts + 1 s)), its start ([ts - ms_played, + 1 s)), or, for offline plays,
+--          offline_timestamp (and it + ms_played). For an
 --          Account row the end is only known to lie in [endTime - 60 s, endTime + 120 s): its
 --          anchors are endTime + 30 s and endTime + 30 s - ms_played, within 150 s. Or
 --        * (a start after a pause) played_at lies between the end of the previous exported stream
@@ -44,7 +47,9 @@
 --      pairs where one side has no other candidate (so that the same track played twice in a row,
 --      where one played_at is both the end of the first stream and the start of the second, pairs
 --      each play with its own stream), then the closest; pairs that are each other's pick are
---      made, their rows leave, and rounds repeat until no pair is made.
+--      made, their rows leave, and rounds repeat until no pair is made. Equal candidates go in time
+--      order (the first API row with the first stream), so that an offline batch, whose streams
+--      share one ts, pairs in the order it was played.
 --      The exported row wins: it keeps its identity, times and true ms_played, and gains the API
 --      row's track URI (when it had none), album name and URI (when it had none), artist URIs,
 --      context and api_played_at. A stored API row is superseded by it; an incoming API row is a
@@ -100,15 +105,14 @@ incoming_numbered as (
 
 incoming_new as (
 
-    -- rule 2; API rows are matched by rule 4 instead
+    -- rule 2; API rows are matched by rule 4 instead (nullif: an API row never finds its identity)
     select i.*
     from incoming_numbered as i
     anti join existing as e
-        on  e.source = i.source
+        on  e.source = nullif(i.source, 'api')
         and e.ended_at = i.ended_at
         and e.ms_played = i.ms_played
         and e.occurrence = i.occurrence
-        and i.source <> 'api'
 
 ),
 
@@ -226,21 +230,23 @@ added_api as (
 
 added_api_span as (
 
-    select
-        min(api_played_at) - interval 2 second as lo,
-        max(api_played_at) + interval 2 second as hi
+    select min(api_played_at) - interval 1 second as lo, max(api_played_at) + interval 1 second as hi
     from added_api
 
 ),
 
 api_repeats as (
 
+    -- an added API row that an earlier (or stored) API row of the same track already is
     select a.api_key
     from added_api as a
     join api_rows as b
         on  b.track_uri = a.track_uri
         and b.api_rank < a.api_rank
-        and b.api_played_at between a.api_played_at - interval 2 second and a.api_played_at + interval 2 second
+        and date_trunc('second', b.api_played_at) = date_trunc('second', a.api_played_at)
+    where b.api_played_at = a.api_played_at
+       or millisecond(b.api_played_at) % 1000 = 0
+       or millisecond(a.api_played_at) % 1000 = 0
 
 ),
 
@@ -263,7 +269,10 @@ api_absorbed as (
     from added_api as a
     join absorbed as x
         on  (x.track_uri = a.track_uri or x.name_key = a.name_key)
-        and x.api_played_at between a.api_played_at - interval 2 second and a.api_played_at + interval 2 second
+        and date_trunc('second', x.api_played_at) = date_trunc('second', a.api_played_at)
+    where x.api_played_at = a.api_played_at
+       or millisecond(x.api_played_at) % 1000 = 0
+       or millisecond(a.api_played_at) % 1000 = 0
 
 ),
 
@@ -383,6 +392,8 @@ api_distances as (
     select
         api_key,
         x_key,
+        p,
+        coalesce(offline_at, started_at) as x_time,
         ms_played < 30000 as short,
         source,
         case
@@ -390,9 +401,10 @@ api_distances as (
                 abs(epoch(p) - epoch(ended_at) - 30),
                 abs(epoch(p) - epoch(ended_at) - 30 + ms_played / 1000.0)
             )
+            -- ts is cut to the second: the end lies in [ts, ts + 1 s), the start 1 s after ts - ms_played
             else least(
-                abs(epoch(p) - epoch(ended_at)),
-                abs(epoch(p) - epoch(started_at)),
+                greatest(epoch(ended_at) - epoch(p), epoch(p) - epoch(ended_at) - 1, 0),
+                greatest(epoch(started_at) - epoch(p), epoch(p) - epoch(started_at) - 1, 0),
                 coalesce(abs(epoch(p) - epoch(offline_at)), 'infinity'::double),
                 coalesce(abs(epoch(p) - epoch(offline_at) - ms_played / 1000.0), 'infinity'::double)
             )
@@ -413,6 +425,8 @@ api_edges as (
     select
         api_key,
         x_key,
+        p,
+        x_time,
         short,
         case
             when distance <= (case when source = 'account_export' then 100 else 10 end) then 0
@@ -429,9 +443,9 @@ api_edges as (
 
 ),
 
-api_pairing (api_key, x_key, short, tier, cost, state, pass) as (
+api_pairing (api_key, x_key, p, x_time, short, tier, cost, state, pass) as (
 
-    select api_key, x_key, short, tier, cost, 'open', 0
+    select api_key, x_key, p, x_time, short, tier, cost, 'open', 0
     from api_edges
 
     union all
@@ -451,8 +465,8 @@ api_pairing (api_key, x_key, short, tier, cost, state, pass) as (
         picked as (
             select
                 *,
-                row_number() over (partition by api_key order by short, tier, not sole, cost, x_key) = 1
-                and row_number() over (partition by x_key order by short, tier, not sole, cost, api_key) = 1
+                row_number() over (partition by api_key order by short, tier, not sole, cost, x_time, x_key) = 1
+                and row_number() over (partition by x_key order by short, tier, not sole, cost, p, api_key) = 1
                     as pick
             from with_degree
         ),
@@ -466,7 +480,7 @@ api_pairing (api_key, x_key, short, tier, cost, state, pass) as (
         )
 
         select
-            api_key, x_key, short, tier, cost,
+            api_key, x_key, p, x_time, short, tier, cost,
             case when pick then 'paired' else 'open' end,
             pass + 1
         from settled

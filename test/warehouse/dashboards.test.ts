@@ -263,6 +263,13 @@ describe('datasets', () => {
     assert.deepEqual(await siteYears(layout, datasetOptions(config, layout), 'alice'), ['2023', '2024']);
   });
 
+  test('each dataset alone (its own session) equals the same dataset in the whole archive', async () => {
+    for (const name of Object.keys(DATASETS)) {
+      const alone = await siteDatasets(layout, datasetOptions(config, layout), 'alice', [name]);
+      assert.deepEqual(rowsOf(alone.get(name)!), alice.get(name), name);
+    }
+  });
+
   test('a user without plays gets empty datasets, not errors', async () => {
     const carol = await siteDatasets(layout, datasetOptions(config, layout), 'carol');
     assert.equal(rowsOf(carol.get('days')!).length, 0);

@@ -10,6 +10,7 @@ import { Type } from 'typebox';
 import { Obj } from '../../schemas/index.ts';
 import { unauthorized } from '../../errors.ts';
 import { type RoutePlugin, typed } from '../plugin.ts';
+import { webLoginConfigured } from '../auth/index.ts';
 
 /** Observable pages run inline module scripts and styles; everything else comes from this origin. */
 export const SITE_CSP = [
@@ -68,7 +69,7 @@ async function isFile(p: string): Promise<boolean> {
 const plugin: RoutePlugin = async (instance, { ctx }) => {
   const app = typed(instance);
   const { layout } = ctx.deps;
-  const spotifyLogin = () => app.hasRoute({ method: 'GET', url: '/auth/login' });
+  const spotifyLogin = () => webLoginConfigured(ctx.deps.config);
 
   const html = (reply: FastifyReply, code: number, body: string) =>
     reply.code(code).header('content-security-policy', SITE_CSP).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(body);
