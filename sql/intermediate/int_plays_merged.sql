@@ -37,8 +37,11 @@
 --          offline_timestamp (and it + ms_played). For an
 --          Account row the end is only known to lie in [endTime - 60 s, endTime + 120 s): its
 --          anchors are endTime + 30 s and endTime + 30 s - ms_played, within 150 s. Or
---        * (a start after a pause) played_at lies between the end of the previous exported stream
---          (less 60 s) and the stream's start, at most 30 min before that start.
+--        * (a pause inside the stream) played_at lies between the end of the previous exported
+--          stream (less 60 s) and the stream's start, at most 30 min before that start (listed at
+--          its wall-clock start); or, for an offline stream, between offline_timestamp +
+--          ms_played and the next offline stream's offline_timestamp (plus 60 s), at most 30 min
+--          after the former (listed at its wall-clock end: its ts is the time of the sync).
 --      Only candidates with one side new in this merge are considered (stored pairs were settled
 --      when they met), and only exported rows not matched before (api_played_at IS NULL).
 --      Pairs are one-to-one, chosen in rounds. Each round every row picks its best candidate, in
@@ -333,7 +336,8 @@ export_near_api as (
     -- exported rows of any kind around those API rows, with the end of the stream before each
     select
         *,
-        lag(ended_at) over (order by ended_at, started_at) as previous_ended_at
+        lag(ended_at) over (order by ended_at, started_at) as previous_ended_at,
+        lead(offline_at) over (partition by offline_at is null order by offline_at) as next_offline_at
     from candidates
     where source in ('extended_export', 'account_export')
       and (
@@ -371,7 +375,8 @@ api_same_track as (
 
     select
         a.api_key, a.api_played_at as p,
-        x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at
+        x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at,
+        x.next_offline_at
     from api_candidates as a
     join api_targets as x
         on x.track_uri = a.track_uri
@@ -379,7 +384,8 @@ api_same_track as (
     union
     select
         a.api_key, a.api_played_at as p,
-        x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at
+        x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at,
+        x.next_offline_at
     from api_candidates as a
     join api_targets as x
         on x.name_key = a.name_key
@@ -410,11 +416,19 @@ api_distances as (
             )
         end as distance,
         case
+            -- online: listed at its start, before a pause: after the stream before it ended
             when source = 'extended_export'
+                and offline_at is null
                 and p >= previous_ended_at - interval 60 second
                 and p <= started_at
                 and epoch(started_at) - epoch(p) <= 1800
                 then epoch(started_at) - epoch(p)
+            -- offline: listed at its end, after a pause: before the next offline stream started
+            when source = 'extended_export'
+                and p >= offline_at + to_milliseconds(ms_played)
+                and p <= coalesce(next_offline_at, offline_at + to_milliseconds(ms_played) + interval 1800 second) + interval 60 second
+                and epoch(p) - epoch(offline_at) - ms_played / 1000.0 <= 1800
+                then epoch(p) - epoch(offline_at) - ms_played / 1000.0
         end as pause
     from api_same_track
 

@@ -122,7 +122,9 @@ before(async () => {
   config = loadConfig({ REWIND_HOME: path.join(root, 'home'), TEMPORAL_ADDRESS: temporal.address, REWIND_DUCKDB_MEMORY: '512MB' });
   layout = new Layout(config.home);
   const zip = path.join(root, 'my_spotify_data.zip');
-  await writeDemoExport(zip, { streams: 6000, seed: 11, years: 2, endDate: new Date(Date.UTC(2025, 9, 15)) });
+  // History up to yesterday, as `rewind demo` writes it: the rolling periods (last 7 days...) have data.
+  const today = new Date();
+  await writeDemoExport(zip, { streams: 6000, seed: 11, years: 2, endDate: new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()) - 86_400_000) });
   await runImport(createContext(config, () => undefined), { paths: [zip], userId: 'demo' });
   await ensureUser(layout, 'other', 'UTC');
   await writePlays(layout, 'other', [{ artist_name: 'Zebra Secret', track_name: 'Hidden', album_name: 'Private', started_at: '2021-04-01T12:00:00Z', ms_played: 185_000 }]);

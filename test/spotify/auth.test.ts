@@ -53,7 +53,11 @@ test('the authorize URL asks for exactly the scopes the features use, with S256'
   assert.equal(u.searchParams.get('response_type'), 'code');
   assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
   assert.equal(u.searchParams.get('redirect_uri'), redirectUri);
-  assert.deepEqual(u.searchParams.get('scope')!.split(' '), ['user-read-recently-played'], 'only the sync exists: no other scope is asked for');
+  assert.deepEqual(
+    u.searchParams.get('scope')!.split(' '),
+    ['user-read-recently-played', 'user-read-currently-playing', 'playlist-read-private', 'playlist-read-collaborative'],
+    'the sync, the realtime mode and playlist snapshots: no other scope is asked for',
+  );
   assert.deepEqual([...SCOPES], u.searchParams.get('scope')!.split(' '));
 });
 
