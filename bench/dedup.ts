@@ -412,7 +412,16 @@ async function runRule(
     let storedTwice = 0;
     for (const n of storedStreams.values()) if (n > 1) storedTwice += n - 1;
     let lost = 0;
-    for (const id of inEither) if (!storedStreams.has(id)) lost++;
+    for (const id of inEither) {
+      if (storedStreams.has(id)) continue;
+      lost++;
+      if (process.argv.includes('--debug')) {
+        const st = streams.find((x) => x.id === id)!;
+        const near = streams.filter((x) => Math.abs(x.start - st.start) < 600_000).map((x) => `#${x.id} ${x.track.name} ${new Date(x.start).toISOString()} ${x.msPlayed}${x.offline ? ' off ' + new Date(x.syncedAt!).toISOString() : ''}`);
+        console.log(`LOST #${id} ${order}`, near, [...itemStream].filter(([, v]) => Math.abs(v - id) < 3));
+      }
+    }
+    if (process.argv.includes('--debug')) for (const [id, n] of storedStreams) if (n > 1) console.log(`TWICE #${id} ${order}`);
     void streams;
     void inBoth;
     return { found, storedRows: stored.length, storedTwice, lost, mergeSeconds, merges };

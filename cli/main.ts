@@ -42,7 +42,7 @@ program
 
 program
   .command('sql')
-  .description('Run SQL over the warehouse: views plays, daily_rollups, period_snapshots, imports, users.')
+  .description('Run SQL over the warehouse: views plays, daily_rollups, period_snapshots, playlists, playlist_items.')
   .argument('<query>', 'the SQL query')
   .addOption(new Option('--json', 'print one JSON array of row objects').conflicts('csv'))
   .addOption(new Option('--csv', 'print CSV with a header row').conflicts('json'))

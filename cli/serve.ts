@@ -51,9 +51,8 @@ export async function startServer(ctx: Context, opts: ServeOptions = {}): Promis
       const session = await imports.session();
       if (opts.worker !== false && !closing) {
         worker = await prepareWorker(ctx, session);
-        if (worker && !closing) {
-          running = worker.worker.run().catch((e) => ctx.log(`rewind serve: the worker stopped: ${e instanceof Error ? e.message : e}`));
-        }
+        // Run it even when closing began meanwhile: a created worker holds its connection until it has run and stopped.
+        if (worker) running = worker.worker.run().catch((e) => ctx.log(`rewind serve: the worker stopped: ${e instanceof Error ? e.message : e}`));
       }
       return { connected: true, worker: worker !== undefined };
     } catch (e) {

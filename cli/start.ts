@@ -62,7 +62,7 @@ async function startDemoSpotify(ctx: Context, session: TemporalSession): Promise
   const demoCtx = createContext(configForFake(ctx.config, fake), ctx.log);
   // The fake forgets its tokens when it stops: connect again on every start (also resumes a paused schedule).
   await connectFakeAccount(demoCtx.config, demoCtx.layout, fake, { userId: 'demo', accountId: DEMO_ACCOUNT, displayName: 'Rewind demo' });
-  fake.keepPlaying(DEMO_ACCOUNT, { seed: 7, startAt: Date.now() - 3_600_000, everyMs: DEMO_PLAY_EVERY_MS });
+  fake.keepPlaying(DEMO_ACCOUNT, { seed: 7, startAt: Date.now() - 3_600_000, everyMs: DEMO_PLAY_EVERY_MS, skipRate: 0.15, localRate: 0.03 });
   await ensureSyncSchedule(demoCtx, session.client, 'demo', { intervalSeconds: DEMO_SYNC_SECONDS, unpause: true });
   // First sync now rather than at the next interval.
   await session.client.schedule.getHandle(syncWorkflowId('demo')).trigger();

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { literal, plain } from './duckdb.ts';
+import { DEFAULT_TEMP_DIRECTORY, literal, plain } from './duckdb.ts';
 import { partFile } from './files.ts';
 import { type Layout, type Mart, assertUserId } from './layout.ts';
 import { PLAY_COLUMNS } from './schema.ts';
@@ -280,7 +280,7 @@ class Pool {
     };
     if (options.memoryLimit) settings.memory_limit = options.memoryLimit;
     if (options.threads) settings.threads = String(options.threads);
-    if (options.tempDirectory) settings.temp_directory = options.tempDirectory;
+    settings.temp_directory = options.tempDirectory ?? DEFAULT_TEMP_DIRECTORY;
     const instance = await DuckDBInstance.create(':memory:', settings);
     const conns: DuckDBConnection[] = [];
     for (let i = 0; i < Math.max(1, options.connections ?? 4); i++) {
@@ -437,6 +437,19 @@ export class AnalyticsReader {
           ),
         );
         return found[0];
+      },
+    );
+  }
+
+  /** The period snapshot with its top lists cut to `top` entries (the API's overview). */
+  async overviewTop(userId: string, period: PeriodRef, top: number): Promise<Snapshot | undefined> {
+    return this.memo(
+      `overview-top\u0000${period.type}\u0000${period.key ?? ''}\u0000${top}`,
+      () => this.martFiles('period_snapshots', userId),
+      async () => {
+        const snap = await this.overview(userId, period);
+        if (!snap) return undefined;
+        return { ...snap, top_artists: snap.top_artists.slice(0, top), top_tracks: snap.top_tracks.slice(0, top), top_albums: snap.top_albums.slice(0, top) };
       },
     );
   }

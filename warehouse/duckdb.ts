@@ -14,6 +14,8 @@ import {
   type DuckDBValue,
   listValue,
 } from '@duckdb/node-api';
+import os from 'node:os';
+import path from 'node:path';
 
 export type Params = DuckDBValue[] | Record<string, DuckDBValue>;
 export type Row = Record<string, unknown>;
@@ -77,6 +79,12 @@ function integersAsNumbers(value: unknown, type: DuckDBType | undefined): unknow
   return value;
 }
 
+/**
+ * Where DuckDB spills when a caller names no folder (an in-memory database would otherwise spill
+ * into `.tmp/` of the working directory). DuckDB removes its spill files when it closes.
+ */
+export const DEFAULT_TEMP_DIRECTORY = path.join(os.tmpdir(), 'rewind-duckdb');
+
 export class Db {
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -87,7 +95,7 @@ export class Db {
     const settings: Record<string, string> = {};
     if (options.memoryLimit) settings.memory_limit = options.memoryLimit;
     if (options.threads) settings.threads = String(options.threads);
-    if (options.tempDirectory) settings.temp_directory = options.tempDirectory;
+    settings.temp_directory = options.tempDirectory ?? DEFAULT_TEMP_DIRECTORY;
     // Nothing in Rewind needs extensions beyond the built-in parquet, json and icu; never download any.
     settings.autoinstall_known_extensions = 'false';
     settings.autoload_known_extensions = 'true';

@@ -117,11 +117,17 @@ export class Layout {
     return path.join(this.syncDir, 'realtime', `${assertUserId(userId)}.json`);
   }
   /** Playlist snapshots: the playlists of each generation, and the items of each playlist version. */
+  get playlistsRoot(): string {
+    return path.join(this.warehouse, 'playlists');
+  }
+  get playlistItemsRoot(): string {
+    return path.join(this.warehouse, 'playlist_items');
+  }
   playlistsPartition(userId: string): string {
-    return path.join(this.warehouse, 'playlists', `user_id=${assertUserId(userId)}`);
+    return path.join(this.playlistsRoot, `user_id=${assertUserId(userId)}`);
   }
   playlistItemsPartition(userId: string): string {
-    return path.join(this.warehouse, 'playlist_items', `user_id=${assertUserId(userId)}`);
+    return path.join(this.playlistItemsRoot, `user_id=${assertUserId(userId)}`);
   }
   get spotifyBudget(): string {
     return path.join(this.syncDir, '_spotify-budget.json');

@@ -107,11 +107,11 @@ export async function modelSql(name: ModelName): Promise<string> {
 }
 
 /** A relation with the given columns and no rows, for views over partitions that have no files yet. */
-function emptyRelation(columns: readonly (readonly [string, string])[]): string {
+export function emptyRelation(columns: readonly (readonly [string, string])[]): string {
   return `select ${columns.map(([name, type]) => `cast(null as ${type}) as ${ident(name)}`).join(', ')} limit 0`;
 }
 
-function fileList(files: readonly string[]): string {
+export function fileList(files: readonly string[]): string {
   return `[${files.map(literal).join(', ')}]`;
 }
 

@@ -3,13 +3,29 @@
  * Readers never lock writers: files are immutable, a change renames a new generation into place.
  */
 import { type Db, type DbOptions, withDb } from './duckdb.ts';
+import { liveFiles } from './files.ts';
 import { MARTS, type Layout } from './layout.ts';
-import { martSource, playsSource } from './models.ts';
+import { emptyRelation, fileList, martSource, playsSource } from './models.ts';
+import { PLAYLIST_COLUMNS, PLAYLIST_ITEM_COLUMNS } from './playlists.ts';
 
-/** Define the views plays, daily_rollups and period_snapshots over every user's live files. */
+/** A per-user table (user_id=<u>/part-<gen>.parquet) over every user's live file. */
+async function userTableSource(root: string, columns: readonly (readonly [string, string])[]): Promise<string> {
+  const files = await liveFiles(root);
+  if (files.length === 0) return emptyRelation([['user_id', 'VARCHAR'], ...columns]);
+  return `select * from read_parquet(${fileList(files)}, hive_partitioning = true, hive_types = {'user_id': VARCHAR}, union_by_name = true)`;
+}
+
+/**
+ * Define the views plays, daily_rollups, period_snapshots, playlists and playlist_items over every
+ * user's live files.
+ */
 export async function defineViews(db: Db, layout: Layout): Promise<void> {
   await db.run(`CREATE OR REPLACE TEMP VIEW plays AS ${await playsSource(layout)}`);
   for (const mart of MARTS) await db.run(`CREATE OR REPLACE TEMP VIEW ${mart} AS ${await martSource(layout, mart)}`);
+  await db.run(`CREATE OR REPLACE TEMP VIEW playlists AS ${await userTableSource(layout.playlistsRoot, PLAYLIST_COLUMNS)}`);
+  await db.run(
+    `CREATE OR REPLACE TEMP VIEW playlist_items AS ${await userTableSource(layout.playlistItemsRoot, PLAYLIST_ITEM_COLUMNS)}`,
+  );
 }
 
 export interface QueryResult {

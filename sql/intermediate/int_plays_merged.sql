@@ -20,9 +20,9 @@
 --      incoming Account row is a duplicate. API columns an Account row had gained (5.) move to the
 --      Extended row.
 --   4. API plays (source 'api', recently-played) against each other: two API rows of the same track
---      URI are one play when their played_at are equal, or equal to the second when one of them has
---      no milliseconds (consecutive polls return the same play with the same played_at). The stored
---      one wins; else the first. An incoming API row whose track and played_at an exported row
+--      URI are one play when their played_at are equal (consecutive polls return the same play with
+--      the same played_at; a played_at printed without milliseconds is a time with .000 ms, as the
+--      same instant with them). The stored one wins; else the first. An incoming API row whose track and played_at an exported row
 --      already holds in api_played_at is a duplicate (a re-sync after the export was matched).
 --      Two different tracks sharing one played_at are two plays, and so is the same track listed
 --      twice in one response a moment apart: played_at is the end of one play and the start of the
@@ -44,15 +44,16 @@
 --          after the former (listed at its wall-clock end: its ts is the time of the sync).
 --      Only candidates with one side new in this merge are considered (stored pairs were settled
 --      when they met), and only exported rows not matched before (api_played_at IS NULL).
---      Pairs are one-to-one, chosen in rounds. Each round every row picks its best candidate, in
---      this order: streams of 30 s or more first (the API lists only those), then the tighter
---      tier (an anchor within 10 s (Account: 100 s); within the window; after a pause), then
---      pairs where one side has no other candidate (so that the same track played twice in a row,
---      where one played_at is both the end of the first stream and the start of the second, pairs
---      each play with its own stream), then the closest; pairs that are each other's pick are
---      made, their rows leave, and rounds repeat until no pair is made. Equal candidates go in time
---      order (the first API row with the first stream), so that an offline batch, whose streams
---      share one ts, pairs in the order it was played.
+--      Pairs are one-to-one, chosen in rounds and phases. Phases, in order: streams of 30 s or
+--      more (the API lists only those) with an anchor within 10 s (Account: 100 s), within the
+--      window, after a pause; then the same for shorter streams. A round looks only at the
+--      candidates of the first phase that has any left; every row picks its best one: where one
+--      side has no other candidate first (so that when a track is played twice in a row, and one
+--      played_at is both the end of the first stream and the start of the second, each play goes
+--      to its own stream), then the closer by whole seconds, then in time order (the earlier API
+--      row with the earlier stream: pairs do not cross, and an offline batch, whose streams share
+--      one ts, pairs in the order it was played), then the closer. Pairs that are each other's
+--      pick are made and their rows leave; rounds repeat until no candidate is left.
 --      The exported row wins: it keeps its identity, times and true ms_played, and gains the API
 --      row's track URI (when it had none), album name and URI (when it had none), artist URIs,
 --      context and api_played_at. A stored API row is superseded by it; an incoming API row is a
@@ -233,7 +234,7 @@ added_api as (
 
 added_api_span as (
 
-    select min(api_played_at) - interval 1 second as lo, max(api_played_at) + interval 1 second as hi
+    select min(api_played_at) as lo, max(api_played_at) as hi
     from added_api
 
 ),
@@ -246,10 +247,7 @@ api_repeats as (
     join api_rows as b
         on  b.track_uri = a.track_uri
         and b.api_rank < a.api_rank
-        and date_trunc('second', b.api_played_at) = date_trunc('second', a.api_played_at)
-    where b.api_played_at = a.api_played_at
-       or millisecond(b.api_played_at) % 1000 = 0
-       or millisecond(a.api_played_at) % 1000 = 0
+        and b.api_played_at = a.api_played_at
 
 ),
 
@@ -271,11 +269,8 @@ api_absorbed as (
     select a.api_key
     from added_api as a
     join absorbed as x
-        on  (x.track_uri = a.track_uri or x.name_key = a.name_key)
-        and date_trunc('second', x.api_played_at) = date_trunc('second', a.api_played_at)
-    where x.api_played_at = a.api_played_at
-       or millisecond(x.api_played_at) % 1000 = 0
-       or millisecond(a.api_played_at) % 1000 = 0
+        on  x.api_played_at = a.api_played_at
+        and (x.track_uri = a.track_uri or x.name_key = a.name_key)
 
 ),
 
@@ -436,17 +431,18 @@ api_distances as (
 
 api_edges as (
 
+    -- phase: 0-2 for streams of 30 s or more (anchor within 10 s (Account: 100 s); within the
+    -- window; after a pause), 3-5 the same for shorter streams
     select
         api_key,
         x_key,
         p,
         x_time,
-        short,
         case
             when distance <= (case when source = 'account_export' then 100 else 10 end) then 0
             when distance <= (case when source = 'account_export' then 150 else 60 end) then 1
             else 2
-        end as tier,
+        end + case when short then 3 else 0 end as phase,
         case
             when distance <= (case when source = 'account_export' then 150 else 60 end) then distance
             else pause
@@ -457,9 +453,9 @@ api_edges as (
 
 ),
 
-api_pairing (api_key, x_key, p, x_time, short, tier, cost, state, pass) as (
+api_pairing (api_key, x_key, p, x_time, phase, cost, state, pass) as (
 
-    select api_key, x_key, p, x_time, short, tier, cost, 'open', 0
+    select api_key, x_key, p, x_time, phase, cost, 'open', 0
     from api_edges
 
     union all
@@ -469,37 +465,40 @@ api_pairing (api_key, x_key, p, x_time, short, tier, cost, state, pass) as (
             select * from api_pairing where state = 'open'
         ),
 
+        current_phase as (
+            select * from open_edges where phase = (select min(phase) from open_edges)
+        ),
+
         with_degree as (
             select
                 *,
                 count(*) over (partition by api_key) = 1 or count(*) over (partition by x_key) = 1 as sole
-            from open_edges
+            from current_phase
         ),
 
         picked as (
-            select
-                *,
-                row_number() over (partition by api_key order by short, tier, not sole, cost, x_time, x_key) = 1
-                and row_number() over (partition by x_key order by short, tier, not sole, cost, p, api_key) = 1
-                    as pick
+            select api_key, x_key
             from with_degree
-        ),
-
-        settled as (
-            select
-                *,
-                bool_or(pick) over (partition by api_key) or bool_or(pick) over (partition by x_key) as taken,
-                count(*) filter (where pick) over () as picks
-            from picked
+            qualify
+                row_number() over (partition by api_key order by not sole, floor(cost), x_time, cost, x_key) = 1
+                and row_number() over (partition by x_key order by not sole, floor(cost), p, cost, api_key) = 1
         )
 
+        -- picked edges are paired; edges touching a paired row leave; the rest stay open (when
+        -- nothing could be picked, the edges of the current phase leave: the next phase follows)
         select
-            api_key, x_key, p, x_time, short, tier, cost,
-            case when pick then 'paired' else 'open' end,
-            pass + 1
-        from settled
-        where picks > 0
-          and (pick or not taken)
+            o.api_key, o.x_key, o.p, o.x_time, o.phase, o.cost,
+            case when k.api_key is not null then 'paired' else 'open' end,
+            o.pass + 1
+        from open_edges as o
+        left join picked as k
+            on k.api_key = o.api_key and k.x_key = o.x_key
+        where k.api_key is not null
+           or (
+               o.api_key not in (select api_key from picked)
+               and o.x_key not in (select x_key from picked)
+               and (exists (select 1 from picked) or o.phase > (select min(phase) from open_edges))
+           )
     )
 
 ),

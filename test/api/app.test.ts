@@ -54,6 +54,9 @@ describe('analytics routes answer from the marts and plays', () => {
     assert.equal(y.longest_streak_start, '2023-07-01');
     assert.deepEqual(y.top_artists.map((a: { artist_name: string }) => a.artist_name), ['A1', 'A2']);
     assert.equal(y.hourly.length, 24);
+    const one = (await get('/api/v1/analytics/overview?period=2023&top=1', f.tokens.alice)).json();
+    assert.deepEqual([one.top_artists.length, one.top_tracks.length, one.top_albums.length], [1, 1, 1]);
+    assert.equal(one.streams, y.streams);
     assert.equal(y.weekday.length, 7);
     const m = (await get('/api/v1/analytics/overview?period=2023-07', f.tokens.alice)).json();
     assert.equal(m.period_type, 'calendar_month');
@@ -388,6 +391,7 @@ describe('injection attempts on every parameter', () => {
   ];
   const PARAMS: [string, string][] = [
     ['/api/v1/analytics/overview', 'period'],
+    ['/api/v1/analytics/overview', 'top'],
     ['/api/v1/top/artists', 'period'],
     ['/api/v1/top/tracks', 'limit'],
     ['/api/v1/top/albums', 'offset'],

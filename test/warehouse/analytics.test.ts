@@ -68,13 +68,16 @@ test('reads while writers replace the files: never an error, always a whole stat
   const states = new Set<number>([20]);
   let writing = true;
   const writer = (async () => {
-    for (let round = 1; round <= 8; round++) {
-      // Each round adds 5 plays to 2023 and a play to 2025 (two partitions), then rebuilds the marts.
-      await writePlays(layout, 'u', [...Array.from({ length: 5 }, (_, i) => play(100 * round + i, '2023-05-02')), play(round, '2025-01-01')]);
-      states.add(20 + round * 6);
-      await rebuildUserModels(layout, dbOptions, 'u');
+    try {
+      for (let round = 1; round <= 8; round++) {
+        // Each round adds 5 plays to 2023 and a play to 2025 (two partitions), then rebuilds the marts.
+        await writePlays(layout, 'u', [...Array.from({ length: 5 }, (_, i) => play(100 * round + i, '2023-05-02')), play(round, '2025-01-01')]);
+        states.add(20 + round * 6);
+        await rebuildUserModels(layout, dbOptions, 'u');
+      }
+    } finally {
+      writing = false;
     }
-    writing = false;
   })();
   let reads = 0;
   const seenTotals: number[] = [];

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, promises as fs, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Db } from '../../warehouse/duckdb.ts';
+import { Db, ident } from '../../warehouse/duckdb.ts';
+import { writeGeneration } from '../../warehouse/files.ts';
+import { PLAY_COLUMNS } from '../../warehouse/schema.ts';
 import { Layout } from '../../warehouse/layout.ts';
 import { BadExportFileError, mergeStaged, stageFile, type StageFormat } from '../../warehouse/plays.ts';
-import { playsSource } from '../../warehouse/models.ts';
+import { buildModels, playsSource } from '../../warehouse/models.ts';
 import { REAL_DATA } from '../helpers/real-data.ts';
 
 const REAL = REAL_DATA;
@@ -144,5 +146,27 @@ describe('one stream, stored once', () => {
       s.rejected.map((r) => [r.reason, r.rows, r.firstRow]).sort(),
       [['ms_played is missing or not a number', 1, 4], ['ms_played is negative', 1, 3], ['ts is missing or not a timestamp', 1, 2]],
     );
+  });
+});
+
+describe('plays files written before the API columns existed', () => {
+  test('still read, merge and build: the new columns read as NULL', async () => {
+    const layout = new Layout(path.join(root, 'old-files'));
+    const old = PLAY_COLUMNS.filter(([name]) => !['album_uri', 'artist_uris', 'context_uri', 'context_type', 'api_played_at'].includes(name));
+    // A year partition as an older Rewind wrote it: without the columns API rows brought.
+    const staged = await stage(json('Streaming_History_Audio_2023.json', [ext('2023-02-01T10:00:00Z', 200000, 'Before')]), 'extended');
+    await writeGeneration(
+      db,
+      layout.playsPartition('u', 2023),
+      `SELECT ${old.map(([c]) => ident(c)).join(', ')} FROM read_parquet('${staged.outFile}')`,
+    );
+    assert.equal(await count(layout, 'u', 'album_uri IS NULL AND artist_uris IS NULL AND api_played_at IS NULL'), 1);
+    // A merge into that partition reads it, and writes the next generation with every column.
+    const next = await stage(json('Streaming_History_Audio_2023b.json', [ext('2023-03-01T10:00:00Z', 200000, 'After')]), 'extended');
+    const m = await mergeStaged(db, layout, { userId: 'u', stagedFiles: [next.outFile], timezone: 'UTC' });
+    assert.deepEqual([m.added, m.duplicates], [1, 0]);
+    assert.equal(await count(layout, 'u'), 2);
+    const built = await buildModels(db, layout, { userId: 'u', timezone: 'UTC' });
+    assert.equal(built.dailyRows, 2);
   });
 });

@@ -1,4 +1,5 @@
 /** GET /api/v1/analytics/overview?period=: the period snapshot (totals, uniques, streak, top lists, distributions). */
+import { Type } from 'typebox';
 import { Obj, Overview, PeriodParam, errorResponses } from '../../schemas/index.ts';
 import { parsePeriod } from '../../../warehouse/analytics.ts';
 import { notFound } from '../../errors.ts';
@@ -11,14 +12,17 @@ const plugin: RoutePlugin = async (instance, { ctx }) => {
     '/analytics/overview',
     {
       schema: {
-        summary: 'The snapshot of a period: totals, unique counts, longest streak, top 50 lists, hourly and weekday distributions',
+        summary: 'The snapshot of a period: totals, unique counts, longest streak, top lists (`top` entries each), hourly and weekday distributions',
         tags: ['analytics'],
-        querystring: Obj({ period: PeriodParam }),
+        querystring: Obj({
+          period: PeriodParam,
+          top: Type.Integer({ minimum: 0, maximum: 50, default: 10, description: 'entries of each top list (the marts keep 50)' }),
+        }),
         response: { 200: Overview, ...errorResponses },
       },
     },
     async (req, reply) => {
-      const snap = await ctx.reader.overview(req.auth!.userId, parsePeriod(req.query.period));
+      const snap = await ctx.reader.overviewTop(req.auth!.userId, parsePeriod(req.query.period), req.query.top);
       if (!snap) throw notFound('period_not_found', `no listening data for period "${req.query.period}"`);
       return sendJson(reply, snap);
     },
