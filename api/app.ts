@@ -221,7 +221,12 @@ export function describeError(err: unknown): Described {
     return { status, code: upload ? 'upload_too_large' : 'payload_too_large', message: e.message ?? 'request too large' };
   }
   if (status >= 400 && status < 500) {
-    const code = e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type' : e.code?.startsWith('FST_ERR_CTP') ? 'invalid_body' : 'invalid_request';
+    // Our own errors may carry a stable snake_case code (e.g. spotify_not_connected); Fastify's are mapped.
+    const code =
+      e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type'
+      : e.code?.startsWith('FST_ERR_CTP') ? 'invalid_body'
+      : e.code && /^[a-z][a-z_]*$/.test(e.code) ? e.code
+      : 'invalid_request';
     return { status, code, message: e.message ?? 'invalid request' };
   }
   return { status: 500, code: 'internal_error', message: 'internal error (details are in the server log)' };

@@ -61,6 +61,8 @@ export interface SyncDescription {
 export interface SyncControl {
   start(userId: string): Promise<{ workflowId: string; runId: string }>;
   describe(userId: string): Promise<SyncDescription>;
+  /** Start or stop the user's realtime workflow to match their `realtime` setting. */
+  applyRealtime?(userId: string): Promise<void>;
 }
 
 export interface AppDeps {

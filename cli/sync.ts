@@ -15,6 +15,12 @@ import { ensurePlaylistsSchedule } from './playlists.ts';
 
 export class SyncFailedError extends Error {}
 
+/** The user has no working Spotify connection: the API answers 409 with this code. */
+export class NotConnectedError extends SyncFailedError {
+  readonly statusCode = 409;
+  readonly code = 'spotify_not_connected';
+}
+
 /**
  * Create the user's schedule, or bring an existing one to `intervalSeconds`. `unpause` resumes a
  * paused one (after the user connected again). Records the schedule in the user's sync state.
@@ -90,9 +96,9 @@ async function startSyncWorkflow(session: TemporalSession, userId: string): Prom
 /** Fail early, and clearly, when a user cannot sync. */
 async function assertConnected(ctx: Context, userId: string): Promise<void> {
   const connection = await tokenStore(ctx.config, ctx.layout).connection(assertUserId(userId));
-  if (!connection) throw new SyncFailedError(`user "${userId}" has no Spotify account connected: run \`rewind login --user ${userId}\` (or \`rewind connect\`)`);
+  if (!connection) throw new NotConnectedError(`user "${userId}" has no Spotify account connected: run \`rewind login --user ${userId}\` (or \`rewind connect\`)`);
   if (connection.reconnectNeeded) {
-    throw new SyncFailedError(`reconnect needed for "${userId}": ${connection.reconnectNeeded.reason}; run \`rewind login --user ${userId}\``);
+    throw new NotConnectedError(`reconnect needed for "${userId}": ${connection.reconnectNeeded.reason}; run \`rewind login --user ${userId}\``);
   }
 }
 
@@ -196,6 +202,10 @@ export function createSyncControl(ctx: Context, session: TemporalSession) {
       const handle = await startSyncWorkflow(session, userId);
       const d = await handle.describe();
       return { workflowId: handle.workflowId, runId: d.runId };
+    },
+    async applyRealtime(userId: string): Promise<void> {
+      const r = await ensureRealtime(ctx, session.client, userId);
+      if (r.reason) ctx.log(`realtime mode of ${userId}: ${r.reason}`);
     },
     async describe(userId: string): Promise<{
       schedule: { intervalSeconds: number; paused: boolean; note?: string } | null;

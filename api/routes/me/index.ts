@@ -63,7 +63,10 @@ const plugin: RoutePlugin = async (instance, { ctx }) => {
           rebuilt = { dailyRows: r.dailyRows, snapshotRows: r.snapshotRows };
         }
       }
-      if (req.body.realtime !== undefined) await setRealtime(layout, userId, req.body.realtime);
+      if (req.body.realtime !== undefined) {
+        await setRealtime(layout, userId, req.body.realtime);
+        await ctx.deps.sync?.applyRealtime?.(userId);
+      }
       return { ...(await me(userId, via)), rebuilt };
     },
   );
