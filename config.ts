@@ -66,6 +66,12 @@ export interface Config {
   realtime: { pollSeconds: number; pollsPerRun: number };
   /** REWIND_PLAYLISTS_INTERVAL: how often each connected user's playlists are snapshotted (default 1d). */
   playlistsIntervalSeconds: number;
+  /**
+   * Enrichment (workflows/enrich.ts): REWIND_ENRICH_RATE, single-item catalog lookups per minute
+   * (default 20, within the app-wide REWIND_SPOTIFY_RATE); REWIND_ENRICH_INTERVAL, how often the
+   * shared `enrich` schedule looks for tracks and artists to enrich (default 1h).
+   */
+  enrich: { ratePerMinute: number; intervalSeconds: number };
   temporal: TemporalConfig;
   limits: ArchiveLimits;
   /** How many export files an import stages at once. */
@@ -147,6 +153,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     syncIntervalSeconds: duration(env, 'REWIND_SYNC_INTERVAL', 15 * 60),
     realtime: { pollSeconds: duration(env, 'REWIND_REALTIME_POLL', 15), pollsPerRun: int(env, 'REWIND_REALTIME_POLLS_PER_RUN', 240) },
     playlistsIntervalSeconds: duration(env, 'REWIND_PLAYLISTS_INTERVAL', 86_400),
+    enrich: { ratePerMinute: int(env, 'REWIND_ENRICH_RATE', 20), intervalSeconds: duration(env, 'REWIND_ENRICH_INTERVAL', 3600) },
     temporal: {
       address: env.TEMPORAL_ADDRESS || undefined,
       namespace: env.TEMPORAL_NAMESPACE || 'default',

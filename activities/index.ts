@@ -5,6 +5,7 @@ import { createImportActivities, type ActivityDeps } from './import.ts';
 import { createSyncActivities } from './sync.ts';
 import { createRealtimeActivities } from './realtime.ts';
 import { createPlaylistActivities } from './playlists.ts';
+import { createEnrichActivities } from './enrich.ts';
 
 export type { ActivityDeps } from './import.ts';
 
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSyncActivities(deps),
     ...createRealtimeActivities(deps),
     ...createPlaylistActivities(deps),
+    ...createEnrichActivities(deps),
   };
 }
 

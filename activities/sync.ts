@@ -16,6 +16,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Config } from '../config.ts';
 import { apiPlayFromItem, stageApiPlays, type ApiPlay } from '../warehouse/api-plays.ts';
+import { cacheTrackMetadata } from '../warehouse/catalog.ts';
 import { Db, type DbOptions } from '../warehouse/duckdb.ts';
 import type { Layout } from '../warehouse/layout.ts';
 import { ensureUser } from '../warehouse/users.ts';
@@ -145,6 +146,9 @@ export function createSyncActivities({ config, layout }: { config: Config; layou
       let staged;
       try {
         staged = await stageApiPlays(db, { plays, importId: batchId, entry: 'recently-played', outFile });
+        // The tracks' metadata came with the plays: keep it in the shared catalog (no extra request).
+        // Best effort: the plays matter more, and the enrichment looks up whatever is missing.
+        await cacheTrackMetadata(db, layout, fresh).catch((e) => ctx.log.warn(`catalog: the tracks of this sync were not cached (${redact(String(e))})`));
       } finally {
         db.close();
       }

@@ -1,5 +1,5 @@
 /**
- * npm run bench:dedup [-- --days N --seed S]
+ * npm run bench:dedup [-- --days N --seed S --jitter-ms J --debug]
  *
  * The matching rule between Web API plays and exported streams (sql/intermediate/int_plays_merged.sql)
  * on labelled data, through the real warehouse code (stageApiPlays / stageFile -> mergeStaged), in
@@ -19,8 +19,8 @@
  *     ms_played = the time heard. Offline streams carry the ts of the sync (shared by the whole
  *     batch) and offline_timestamp = their real start.
  *   - the API view: the streams of 30 s or more. played_at is the end (85 %) or the start (15 %,
- *     the wall-clock start: before a pause), chosen per play, with jitter (sd 0.5 s, capped at 1.5 s;
- *     1 % late by 2-45 s), 2 % without milliseconds; offline batches listed at the plays' real times
+ *     the wall-clock start: before a pause), chosen per play, with jitter (sd J = 0.5 s, capped at 3 J;
+ *     1 % late by 2-45 s), 2 % on a whole second, printed without milliseconds; offline batches listed at the plays' real times
  *     (70 %) or at the sync time, a few ms apart in the order played, consecutive tracks sometimes
  *     sharing one played_at (30 %). A track played twice in a row, listed at the end of the first
  *     play and the start of the second, gives the same track twice a moment apart. Polled every 3
@@ -46,6 +46,7 @@ const arg = (name: string, fallback: number) => {
 };
 const DAYS = arg('days', 180);
 const SEED = arg('seed', 11);
+const JITTER_MS = arg('jitter-ms', 500);
 const POLL_HOURS = 3;
 const START = Date.UTC(2025, 0, 1);
 const DAY_MS = 86_400_000;
@@ -234,11 +235,13 @@ function apiItems(streams: readonly Stream[], from: number, to: number): ApiItem
       at = batch.next;
     } else {
       const base = chance(0.15) ? s.start : s.end;
-      const jitter = chance(0.01) ? uniform(2_000, 45_000) : Math.max(-1_500, Math.min(1_500, normal() * 500));
+      const jitter = chance(0.01) ? uniform(2_000, 45_000) : Math.max(-3 * JITTER_MS, Math.min(3 * JITTER_MS, normal() * JITTER_MS));
       at = Math.round(base + jitter);
     }
     if (at < from || at >= to) continue;
-    const noMillis = chance(0.02);
+    // A played_at printed without milliseconds is a time with .000 ms: 2 % of the plays listed at
+    // their own time (not a batch listed at the sync) are made to fall on a whole second.
+    const noMillis = batch?.mode !== 'sync' && chance(0.02);
     const shown = noMillis ? Math.floor(at / 1000) * 1000 : at;
     items.push({ stream: s, playedAt: noMillis ? isoSecond(shown) : new Date(shown).toISOString(), at: shown });
   }
@@ -280,7 +283,26 @@ function polls(items: readonly ApiItem[], from: number, to: number): Map<number,
 interface Score {
   pairs: number;
   correct: number;
+  /** Wrong pairs between two streams of one track whose API items are within 2 s of each other. */
+  interchangeable: number;
   truePairs: number;
+}
+
+/** streamId -> the time of its API item, and the stream itself: set by main. */
+const apiTimeOf = new Map<number, number>();
+const streamOf = new Map<number, Stream>();
+
+/**
+ * An API item paired with another stream of the same track, whose own API item lies within 2 s:
+ * the data cannot tell the two apart (the end of one play and the start of the next, listed in
+ * the opposite order by jitter), and both rows gain the same track's IDs either way.
+ */
+function interchangeable(apiStream: number, exportStream: number): boolean {
+  const a = streamOf.get(apiStream);
+  const x = streamOf.get(exportStream);
+  const ta = apiTimeOf.get(apiStream);
+  const tx = apiTimeOf.get(exportStream);
+  return !!a && !!x && a.track.uri === x.track.uri && ta !== undefined && tx !== undefined && Math.abs(ta - tx) <= 2_000;
 }
 
 const pct = (n: number, d: number) => (d === 0 ? 'n/a' : `${((100 * n) / d).toFixed(3)} %`);
@@ -288,13 +310,15 @@ const pct = (n: number, d: number) => (d === 0 ? 'n/a' : `${((100 * n) / d).toFi
 function score(found: Iterable<[number, number]>, truePairs: number): Score {
   const seen = new Set<string>();
   let correct = 0;
+  let swapped = 0;
   for (const [apiStream, exportStream] of found) {
     const k = `${apiStream} ${exportStream}`;
     if (seen.has(k)) continue;
     seen.add(k);
     if (apiStream === exportStream) correct++;
+    else if (interchangeable(apiStream, exportStream)) swapped++;
   }
-  return { pairs: seen.size, correct, truePairs };
+  return { pairs: seen.size, correct, interchangeable: swapped, truePairs };
 }
 
 function baselineExact(items: readonly ApiItem[], rows: readonly ExportRow[]): [number, number][] {
@@ -444,6 +468,8 @@ async function main(): Promise<void> {
   for (const dayPolls of pollsByDay.values()) for (const poll of dayPolls) for (const it of poll) polled.set(`${it.stream.track.uri} ${it.at}`, it);
   const polledItems = [...polled.values()];
   const itemStream = new Map(polledItems.map((it) => [`${it.stream.track.uri} ${it.at}`, it.stream.id]));
+  for (const it of polledItems) if (!apiTimeOf.has(it.stream.id)) apiTimeOf.set(it.stream.id, it.at);
+  for (const st of streams) streamOf.set(st.id, st);
   const exported = new Set(exportRows.map((r) => r.stream.id));
   const apiSeen = new Set(polledItems.map((it) => it.stream.id));
   const inBoth = new Set([...apiSeen].filter((id) => exported.has(id)));
@@ -469,10 +495,14 @@ async function main(): Promise<void> {
         `${streams.filter((s) => s.offline).length} offline streams`,
     );
     console.log('');
-    console.log('| method | pairs found | correct | precision | recall |');
-    console.log('| --- | --- | --- | --- | --- |');
+    console.log('| method | pairs found | correct | precision | recall | interchangeable | precision, recall with them |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const [name, s] of rows) {
-      console.log(`| ${name} | ${s.pairs} | ${s.correct} | ${pct(s.correct, s.pairs)} | ${pct(s.correct, s.truePairs)} |`);
+      const ok = s.correct + s.interchangeable;
+      console.log(
+        `| ${name} | ${s.pairs} | ${s.correct} | ${pct(s.correct, s.pairs)} | ${pct(s.correct, s.truePairs)} | ` +
+          `${s.interchangeable} | ${pct(ok, s.pairs)}, ${pct(ok, s.truePairs)} |`,
+      );
     }
     console.log('');
     for (const [order, o] of Object.entries(outcomes)) {
@@ -493,16 +523,21 @@ async function main(): Promise<void> {
       const found = new Set(outcomes['api-first'].found.map(([a, x]) => `${a} ${x}`));
       for (const k of found) {
         const [a, x] = k.split(' ').map(Number) as [number, number];
-        if (a !== x) console.log(`WRONG api ${fmt(a)}\n   -> exp ${fmt(x)}`);
+        if (a !== x) console.log(`WRONG api ${fmt(a)}\n   -> exp ${fmt(x)}\n${[-3, -2, -1, 1, 2, 3].map((k) => byId.has(a + k) ? `      ${fmt(a + k)}` : '').join('\n')}`);
       }
       const paired = new Set(outcomes['api-first'].found.filter(([a, x]) => a === x).map(([a]) => a));
       for (const id of inBoth) if (!paired.has(id)) console.log(`MISSED ${fmt(id)}`);
     }
-    const worst = Math.min(
-      ...rows.slice(2).flatMap(([, s]) => [s.correct / s.pairs, s.correct / s.truePairs]),
+    const worst = Math.min(...rows.slice(2).flatMap(([, s]) => [s.correct / s.pairs, s.correct / s.truePairs]));
+    const worstWith = Math.min(
+      ...rows.slice(2).flatMap(([, s]) => [(s.correct + s.interchangeable) / s.pairs, (s.correct + s.interchangeable) / s.truePairs]),
     );
     console.log('');
-    console.log(`target: precision and recall >= 99.9 % -> ${worst >= 0.999 ? 'met' : 'missed'} (worst ${(100 * worst).toFixed(3)} %); ${seconds(t0).toFixed(0)} s in all`);
+    console.log(
+      `target: precision and recall >= 99.9 % -> ${worst >= 0.999 ? 'met' : 'missed'} (worst ${(100 * worst).toFixed(3)} %); ` +
+        `counting interchangeable pairs -> ${worstWith >= 0.999 ? 'met' : 'missed'} (worst ${(100 * worstWith).toFixed(3)} %); ` +
+        `${seconds(t0).toFixed(0)} s in all`,
+    );
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }

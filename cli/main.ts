@@ -13,6 +13,7 @@ import { connectCommand, loginCommand } from './login.ts';
 import { syncCommand } from './sync.ts';
 import { realtimeCommand } from './realtime.ts';
 import { playlistsCommand } from './playlists.ts';
+import { enrichCommand } from './enrich.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from './token.ts';
 
@@ -42,13 +43,19 @@ program
 
 program
   .command('sql')
-  .description('Run SQL over the warehouse: views plays, daily_rollups, period_snapshots, playlists, playlist_items.')
+  .description('Run SQL over the warehouse: views plays, daily_rollups, period_snapshots, playlists, playlist_items, tracks, artists.')
   .argument('<query>', 'the SQL query')
   .addOption(new Option('--json', 'print one JSON array of row objects').conflicts('csv'))
   .addOption(new Option('--csv', 'print CSV with a header row').conflicts('json'))
   .action(async (query: string, opts: { json?: boolean; csv?: boolean }) => {
     await runSqlCommand(createContext(), query, opts.json ? 'json' : opts.csv ? 'csv' : 'table');
   });
+
+program
+  .command('enrich')
+  .description('Look up now what the shared catalog lacks (album art, durations, genres) at REWIND_ENRICH_RATE; the schedule "enrich" does it hourly.')
+  .option('--json', 'print one JSON object with the outcome')
+  .action(async (opts: { json?: boolean }) => enrichCommand(createContext(), { json: opts.json }));
 
 program
   .command('status')

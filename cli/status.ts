@@ -7,6 +7,8 @@ import { listUsers } from '../warehouse/users.ts';
 import type { Context } from './context.ts';
 import { formatSyncStatus, syncStatus } from './sync.ts';
 import { formatRealtimeStatus, realtimeStatus } from './realtime.ts';
+import { enrichStatus, formatEnrichStatus } from './enrich.ts';
+import { enrichmentBacklog } from '../warehouse/catalog.ts';
 
 export async function collectStatus(ctx: Context) {
   const users = await listUsers(ctx.layout);
@@ -32,6 +34,8 @@ export async function collectStatus(ctx: Context) {
         models: models[u.id] ?? null,
         sync: await syncStatus(ctx, u.id),
         realtime: await realtimeStatus(ctx, u.id),
+        // The catalog's backlog among this user's plays (the enrichment is shared: see `rewind enrich`).
+        enrichment: await enrichmentBacklog(ctx.layout, { userId: u.id, db: { memoryLimit: ctx.config.duckdb.memoryLimit, threads: ctx.config.duckdb.threads, tempDirectory: ctx.layout.tmp } }),
       };
     }),
   );
@@ -61,4 +65,5 @@ export async function statusCommand(ctx: Context, json: boolean): Promise<void> 
     ]);
   }
   process.stdout.write(`${table.toString()}\n`);
+  process.stdout.write(`${formatEnrichStatus(await enrichStatus(ctx))}\n`);
 }

@@ -12,6 +12,7 @@ import type { SyncProgress, SyncSummary } from '../workflows/sync.ts';
 import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
 import { ensureRealtime } from './realtime.ts';
 import { ensurePlaylistsSchedule } from './playlists.ts';
+import { ensureEnrichSchedule } from './enrich.ts';
 
 export class SyncFailedError extends Error {}
 
@@ -67,6 +68,8 @@ export async function ensureSyncSchedule(
   if (!paused) {
     await ensureRealtime(ctx, client, userId);
     await ensurePlaylistsSchedule(ctx, client, userId);
+    // One enrichment schedule for everyone (idempotent): the catalog's lookups (cli/enrich.ts).
+    await ensureEnrichSchedule(ctx, client);
   }
   return { created, paused, note };
 }

@@ -24,7 +24,7 @@ import {
   spotifyReason,
 } from './errors.ts';
 import type { TokenStore } from './tokens.ts';
-import type { CurrentlyPlaying, PublicUser, RecentlyPlayedPage, Track } from './types.ts';
+import type { CurrentlyPlaying, PublicUser, RecentlyPlayedPage, SimplifiedArtist, SpotifyImage, Track } from './types.ts';
 
 /** Spotify's offset paging (PagingObject). */
 export interface Paging<T> {
@@ -202,6 +202,31 @@ export class SpotifyClient {
     if (!/^[A-Za-z0-9]{1,64}$/.test(playlistId)) throw new RangeError(`not a Spotify playlist id: "${playlistId}"`);
     const r = await this.get<Paging<PlaylistItem>>(`/v1/playlists/${playlistId}/items`, { limit: opts.limit ?? 50, offset: opts.offset ?? 0, additional_types: 'track,episode' });
     if (!r.body || !Array.isArray(r.body.items)) throw new SpotifyUnavailable(`GET /v1/playlists/${playlistId}/items: the answer has no items`);
+    return r.body;
+  }
+
+  /**
+   * The single-item catalog lookups (development-mode apps lost the batch `?ids=` forms in 2026):
+   * GET /v1/tracks/{id}, /v1/artists/{id}, /v1/audio-features/{id}. An unknown id is a
+   * SpotifyRequestError with status 404; audio features answer 403 (SpotifyForbidden) to new and
+   * development-mode apps since November 2024.
+   */
+  async track(id: string): Promise<Track> {
+    return this.lookup<Track>('tracks', id);
+  }
+
+  async artist(id: string): Promise<SimplifiedArtist & { genres?: string[]; images?: SpotifyImage[] }> {
+    return this.lookup('artists', id);
+  }
+
+  async audioFeatures(id: string): Promise<Record<string, unknown>> {
+    return this.lookup('audio-features', id);
+  }
+
+  private async lookup<T>(what: 'tracks' | 'artists' | 'audio-features', id: string): Promise<T> {
+    if (!/^[A-Za-z0-9]{22}$/.test(id)) throw new RangeError(`not a Spotify id: "${id}"`);
+    const r = await this.get<T>(`/v1/${what}/${id}`);
+    if (!r.body || typeof r.body !== 'object') throw new SpotifyUnavailable(`GET /v1/${what}/{id}: empty answer`);
     return r.body;
   }
 

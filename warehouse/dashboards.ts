@@ -46,6 +46,7 @@ import { Layout, assertUserId } from './layout.ts';
 import { listManifests } from './manifest.ts';
 import { readJson } from './files.ts';
 import type { SyncState } from '../spotify/sync-state.ts';
+import { catalogSource, enrichmentBacklogIn } from './catalog.ts';
 import { martSource, modelSql, playsSource, readModelState, setModelVariables } from './models.ts';
 import { withLock } from './lock.ts';
 import { getUser } from './users.ts';
@@ -168,19 +169,19 @@ const SHARED_TABLES = {
     union all
     select d.local_date, 'album', e.album_key, e.album_name, e.artist_name, e.plays, e.ms
     from daily_rollups d, unnest(d.albums) as t(e)`,
-  /** Every entry of the top lists of period_snapshots, with its key. */
+  /** Every entry of the top lists of period_snapshots, with its key (and a track's latest URI). */
   snapshot_tops: async () => `
     select s.period_type, s.period_key, s.period_start, 'artist' as entity, e.rank, e.artist_name as name,
            cast(null as varchar) as artist, cast(null as varchar) as album,
-           lower(trim(e.artist_name)) as entry_key, e.plays, e.ms
+           lower(trim(e.artist_name)) as entry_key, cast(null as varchar) as track_uri, e.plays, e.ms
     from period_snapshots s, unnest(s.top_artists) as t(e)
     union all
     select s.period_type, s.period_key, s.period_start, 'track', e.rank, e.track_name, e.artist_name, e.album_name,
-           lower(trim(e.artist_name)) || chr(31) || lower(trim(e.track_name)), e.plays, e.ms
+           lower(trim(e.artist_name)) || chr(31) || lower(trim(e.track_name)), e.track_uri, e.plays, e.ms
     from period_snapshots s, unnest(s.top_tracks) as t(e)
     union all
     select s.period_type, s.period_key, s.period_start, 'album', e.rank, e.album_name, e.artist_name, cast(null as varchar),
-           lower(trim(e.artist_name)) || chr(31) || lower(trim(e.album_name)), e.plays, e.ms
+           lower(trim(e.artist_name)) || chr(31) || lower(trim(e.album_name)), cast(null as varchar), e.plays, e.ms
     from period_snapshots s, unnest(s.top_albums) as t(e)`,
 } satisfies Record<string, (scope: DatasetScope) => Promise<string>>;
 
@@ -200,16 +201,31 @@ interface DatasetScope {
   need(tables: readonly SharedTable[]): Promise<void>;
 }
 
+/**
+ * What a dataset reads besides the user's settings (time zone, session gap, Temporal UI), for the
+ * dataset cache of the site build: a dataset is computed again only when one of these changed.
+ */
+export type DatasetInput =
+  | 'plays' // the user's live plays files (one per year partition)
+  | 'daily_rollups' // the user's live daily_rollups file
+  | 'period_snapshots' // the user's live period_snapshots file
+  | 'catalog' // the shared catalog's live tracks and artists files
+  | 'sync_state' // the user's sync state (sync/<user>.json)
+  | 'manifests'; // the user's import manifests
+
 interface Dataset {
   /** One line for the site's readers and the docs. */
   about: string;
+  /** What it reads; 'always' = computed at every build (it depends on the clock, or is too cheap to keep). */
+  inputs: readonly DatasetInput[] | 'always';
   /** Shared tables the query reads. */
   needs?: readonly SharedTable[];
   columns(scope: DatasetScope): Promise<Column[]>;
 }
 
-const sqlDataset = (about: string, sql: string, needs: readonly SharedTable[] = []): Dataset => ({
+const sqlDataset = (about: string, inputs: readonly DatasetInput[], sql: string, needs: readonly SharedTable[] = []): Dataset => ({
   about,
+  inputs,
   needs,
   async columns(scope) {
     await scope.need(needs);
@@ -292,6 +308,7 @@ select * from final order by period, entity, rank`;
 export const DATASETS: Record<string, Dataset> = {
   meta: {
     about: 'who and when: user, time zone, build time, first and last day, number of plays',
+    inputs: ['period_snapshots', 'daily_rollups', 'plays'],
     async columns(scope) {
       return queryColumns(
         scope.db,
@@ -312,6 +329,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   periods: sqlDataset(
     'last 7 / 30 / 90 / 365 days and all time (period_snapshots), with the same totals for the window just before (daily_rollups)',
+    ['period_snapshots', 'daily_rollups'],
     `with current_periods as (
          select period_type, period_start, period_end, streams, listens, skips, track_ms, episode_ms, audiobook_ms,
                 active_days, unique_tracks, unique_artists, unique_albums, longest_streak_days,
@@ -349,6 +367,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   weeks: sqlDataset(
     'listening per week (Monday to Sunday, local days) over the whole history (daily_rollups)',
+    ['daily_rollups'],
     `select cast(date_trunc('week', local_date) as date) as week,
             cast(sum(listens) as bigint) as listens,
             cast(sum(track_ms) as bigint) as track_ms,
@@ -359,12 +378,14 @@ export const DATASETS: Record<string, Dataset> = {
 
   days: sqlDataset(
     'one row per local day with any stream (daily_rollups totals)',
+    ['daily_rollups'],
     `select local_date, streams, listens, skips, track_ms, episode_ms, audiobook_ms
      from daily_rollups order by local_date`,
   ),
 
   months: sqlDataset(
     'one row per calendar month with data (period_snapshots calendar_month)',
+    ['period_snapshots'],
     `select period_key as month, period_start, streams, listens, skips, track_ms, episode_ms, audiobook_ms,
             active_days, unique_tracks, unique_artists, unique_albums, longest_streak_days
      from period_snapshots where period_type = 'calendar_month' order by period_key`,
@@ -372,6 +393,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   top: sqlDataset(
     'top 50 artists, tracks, albums of the rolling periods, all time and each calendar year, with the rank in the previous top 50',
+    ['period_snapshots', 'daily_rollups'],
     topSql(['week', 'month', 'quarter', 'year', 'all_time', 'calendar_year']),
     ['snapshot_tops', 'day_entries'],
   ),
@@ -380,12 +402,14 @@ export const DATASETS: Record<string, Dataset> = {
   // 15-year history would be over 0.5 MB with 50 each); the rank before is still in the top 50.
   top_months: sqlDataset(
     "top 25 artists, tracks, albums of each calendar month, with the rank in the previous month's top 50",
+    ['period_snapshots', 'daily_rollups'],
     topSql(['calendar_month'], 25),
     ['snapshot_tops', 'day_entries'],
   ),
 
   clock: sqlDataset(
     'listens and track time per local weekday x hour, per calendar year and for all time (daily_rollups hourly)',
+    ['daily_rollups'],
     `with hours as (
          select cast(year(local_date) as varchar) as period, cast(isodow(local_date) as integer) as iso_weekday,
                 e.hour, e.listens, e.ms
@@ -401,6 +425,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   skips: sqlDataset(
     'track streams and skips (under 30 s) by local hour, platform family and shuffle (int_plays_local)',
+    ['plays'],
     `with counts as (
          select local_hour, platform, shuffle, count(*) as track_streams, count(*) filter (where is_skip) as skips
          from local_plays where kind = 'track' group by all
@@ -422,6 +447,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   sessions: {
     about: 'listening sessions (streams separated by less than the session gap) per local year and length bucket',
+    inputs: ['plays'],
     needs: ['local_plays'],
     async columns(scope) {
       await scope.need(['local_plays']);
@@ -462,6 +488,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   skipped_tracks: sqlDataset(
     'the 50 most skipped tracks (track streams under 30 s), with their streams and skip rate (int_plays_local)',
+    ['plays'],
     `with tracks as (
          select track_key, arg_max(track_name, started_at) as track_name, arg_max(artist_name, started_at) as artist_name,
                 count(*) as track_streams, count(*) filter (where is_skip) as skips
@@ -477,6 +504,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   discovery: sqlDataset(
     'per calendar month: artists and tracks first heard, and how much of the track time went to tracks first heard that month (daily_rollups lists)',
+    ['daily_rollups'],
     `with firsts as (
          select entity, entry_key, date_trunc('month', min(local_date)) as first_month
          from day_entries where entity in ('artist', 'track') group by all
@@ -513,6 +541,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   forgotten: sqlDataset(
     'all-time top 100 artists and tracks (by plays) not heard in the 180 days before the build (daily_rollups lists)',
+    ['daily_rollups', 'period_snapshots'],
     `with build as (select max(period_end) as build_date from period_snapshots where period_type = 'week'),
      totals as (
          select entity, entry_key, arg_max(name, local_date) as name, arg_max(artist, local_date) as artist,
@@ -534,6 +563,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   years: sqlDataset(
     'one row per calendar year: totals and streak (period_snapshots), top month, biggest day (daily_rollups), first and last song (int_plays_local)',
+    ['period_snapshots', 'daily_rollups', 'plays'],
     `with years as (
          select period_key as year, streams, listens, skips, track_ms, episode_ms, active_days,
                 unique_tracks, unique_artists, unique_albums,
@@ -574,14 +604,59 @@ export const DATASETS: Record<string, Dataset> = {
 
   year_tops: sqlDataset(
     'the top five artists, tracks and albums of each calendar year (period_snapshots)',
+    ['period_snapshots'],
     `select period_key as year, entity, rank, name, artist, plays, ms
      from snapshot_tops where period_type = 'calendar_year' and rank <= 5
      order by year, entity, rank`,
     ['snapshot_tops'],
   ),
 
+  // Album art where enrichment found it (the shared catalog, warehouse/catalog.ts): one row per entry
+  // of the user's top lists (any period, as the lists spell it) that has an image, never the whole
+  // catalog. A track: its album's image, by the URI the top list carries, else by artist + track
+  // name; an album: by artist + album name; an artist: by name, preferring an artist credited on one
+  // of the user's top tracks (names are not unique on Spotify).
+  art: sqlDataset(
+    "images of the entries of the user's top lists that the catalog has one for (album art for tracks and albums, the artist's image)",
+    ['period_snapshots', 'catalog'],
+    `with entries as (
+         select distinct entity, name, artist, entry_key, track_uri from snapshot_tops
+     ),
+     top_tracks as (
+         select t.* from tracks t semi join entries e on e.entity = 'track' and e.track_uri = t.track_uri
+     ),
+     credited as (
+         select distinct unnest(artist_uris) as artist_uri from top_tracks
+     ),
+     candidates as (
+         select e.entity, e.name, e.artist, t.album_image_url as image, 1 as preference, t.fetched_at, t.track_uri as id
+         from entries e inner join top_tracks t on t.track_uri = e.track_uri
+         where e.entity = 'track' and t.album_image_url is not null
+         union all
+         select e.entity, e.name, e.artist, t.album_image_url, 2, t.fetched_at, t.track_uri
+         from entries e inner join tracks t on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.name)) = e.entry_key
+         where e.entity = 'track' and t.album_image_url is not null
+         union all
+         select e.entity, e.name, e.artist, t.album_image_url, 2, t.fetched_at, t.album_uri
+         from entries e inner join tracks t on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.album_name)) = e.entry_key
+         where e.entity = 'album' and t.album_image_url is not null
+         union all
+         select e.entity, e.name, e.artist, a.image_url, case when c.artist_uri is null then 2 else 1 end, a.fetched_at, a.artist_uri
+         from entries e inner join artists a on lower(trim(a.name)) = e.entry_key
+         left join credited c on c.artist_uri = a.artist_uri
+         where e.entity = 'artist' and a.image_url is not null
+     ),
+     final as (
+         select entity, name, artist, image from candidates
+         qualify row_number() over (partition by entity, name, artist order by preference, fetched_at desc nulls last, id) = 1
+     )
+     select * from final order by entity, name, artist`,
+    ['snapshot_tops'],
+  ),
+
   shows: sqlDataset(
     'podcast shows: episode streams, time, first and last day (daily_rollups shows)',
+    ['daily_rollups'],
     `select e.show_name, cast(sum(e.streams) as bigint) as streams, cast(sum(e.ms) as bigint) as ms,
             min(d.local_date) as first_date, max(d.local_date) as last_date, count(*) as days
      from daily_rollups d, unnest(d.shows) as t(e)
@@ -590,6 +665,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   podcast_months: sqlDataset(
     'podcast time per calendar month for the eight most listened shows and the rest (daily_rollups shows)',
+    ['daily_rollups'],
     `with shows as (
          select date_trunc('month', d.local_date) as month, e.show_name, e.ms from daily_rollups d, unnest(d.shows) as t(e)
      ),
@@ -602,6 +678,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   sources: sqlDataset(
     'plays per source per UTC month of ended_at, with their time (plays)',
+    ['plays'],
     `select cast(date_trunc('month', ended_at) as date) as month, source, count(*) as plays,
             cast(coalesce(sum(ms_played), 0) as bigint) as ms
      from plays group by all order by all`,
@@ -609,6 +686,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   sync: {
     about: "the live Spotify sync's state (spotify/sync-state.ts): last run, cursor, schedule; no row when it never ran",
+    inputs: ['sync_state'],
     async columns(scope) {
       const state = (await readJson<SyncState>(scope.layout.syncState(scope.userId))) ?? undefined;
       const rows = state ? [state] : [];
@@ -632,8 +710,23 @@ export const DATASETS: Record<string, Dataset> = {
     },
   },
 
+  enrichment: {
+    about: "the shared catalog's enrichment among the user's plays (warehouse/catalog.ts): tracks without metadata, artists without genres or image, the last run, audio features on/off",
+    inputs: 'always',
+    async columns(scope) {
+      const b = await enrichmentBacklogIn(scope.db, scope.layout, { userId: scope.userId });
+      return [
+        { name: 'tracks_pending', kind: 'int', values: [b.tracksPending] },
+        { name: 'artists_pending', kind: 'int', values: [b.artistsPending] },
+        { name: 'last_run_at', kind: 'timestamp', values: [b.lastRunAt] },
+        { name: 'audio_features', kind: 'string', values: [b.audioFeatures] },
+      ];
+    },
+  },
+
   sync_gaps: {
     about: 'spans the live sync could not cover (more than 50 plays between two syncs): import an export to fill them',
+    inputs: ['sync_state'],
     async columns(scope) {
       const state = await readJson<SyncState>(scope.layout.syncState(scope.userId));
       const gaps = state?.gaps ?? [];
@@ -648,6 +741,7 @@ export const DATASETS: Record<string, Dataset> = {
 
   imports: {
     about: 'the import batches of the user (warehouse manifests), oldest first',
+    inputs: ['manifests'],
     async columns(scope) {
       const manifests = await listManifests(scope.layout, scope.userId);
       const col = (name: string, kind: ColumnKind, f: (m: (typeof manifests)[number]) => unknown): Column => ({
@@ -694,6 +788,9 @@ async function withUserScope<T>(
     await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
     await db.run(`CREATE TEMP VIEW daily_rollups AS ${await martSource(layout, 'daily_rollups', userId)}`);
     await db.run(`CREATE TEMP VIEW period_snapshots AS ${await martSource(layout, 'period_snapshots', userId)}`);
+    // The shared catalog, as `rewind sql` has it (no user data in it; datasets join it to the user's entries).
+    await db.run(`CREATE TEMP VIEW tracks AS ${await catalogSource(layout, 'tracks')}`);
+    await db.run(`CREATE TEMP VIEW artists AS ${await catalogSource(layout, 'artists')}`);
     const built = new Set<SharedTable>();
     const scope: DatasetScope = {
       db,

@@ -18,6 +18,9 @@
  *   <home>/sync/realtime/<u>.json                                         realtime mode: the play being watched, counters
  *   <home>/warehouse/playlists/user_id=<u>/part-<gen>.parquet             playlist snapshots (one row per playlist and snapshot day)
  *   <home>/warehouse/playlist_items/user_id=<u>/part-<gen>.parquet        items of every playlist version (snapshot_id)
+ *   <home>/warehouse/tracks/part-<gen>.parquet, artists/part-<gen>.parquet  the shared catalog (no user data): enrichment
+ *   <home>/warehouse/catalog_misses/part-<gen>.parquet                    catalog lookups Spotify answered 404/400
+ *   <home>/sync/_enrich.json                                              enrichment: last run, audio features on/off
  */
 import path from 'node:path';
 
@@ -128,6 +131,20 @@ export class Layout {
   }
   playlistItemsPartition(userId: string): string {
     return path.join(this.playlistItemsRoot, `user_id=${assertUserId(userId)}`);
+  }
+  /** The shared catalog (warehouse/catalog.ts): one partition folder each, no user data. */
+  get tracksRoot(): string {
+    return path.join(this.warehouse, 'tracks');
+  }
+  get artistsRoot(): string {
+    return path.join(this.warehouse, 'artists');
+  }
+  get catalogMissesRoot(): string {
+    return path.join(this.warehouse, 'catalog_misses');
+  }
+  /** The enrichment's state: last run, audio features on/off (after the first 403). */
+  get enrichState(): string {
+    return path.join(this.syncDir, '_enrich.json');
   }
   get spotifyBudget(): string {
     return path.join(this.syncDir, '_spotify-budget.json');

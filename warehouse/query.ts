@@ -7,6 +7,7 @@ import { liveFiles } from './files.ts';
 import { MARTS, type Layout } from './layout.ts';
 import { emptyRelation, fileList, martSource, playsSource } from './models.ts';
 import { PLAYLIST_COLUMNS, PLAYLIST_ITEM_COLUMNS } from './playlists.ts';
+import { catalogSource } from './catalog.ts';
 
 /** A per-user table (user_id=<u>/part-<gen>.parquet) over every user's live file. */
 async function userTableSource(root: string, columns: readonly (readonly [string, string])[]): Promise<string> {
@@ -17,7 +18,7 @@ async function userTableSource(root: string, columns: readonly (readonly [string
 
 /**
  * Define the views plays, daily_rollups, period_snapshots, playlists and playlist_items over every
- * user's live files.
+ * user's live files, and tracks and artists over the shared catalog.
  */
 export async function defineViews(db: Db, layout: Layout): Promise<void> {
   await db.run(`CREATE OR REPLACE TEMP VIEW plays AS ${await playsSource(layout)}`);
@@ -26,6 +27,8 @@ export async function defineViews(db: Db, layout: Layout): Promise<void> {
   await db.run(
     `CREATE OR REPLACE TEMP VIEW playlist_items AS ${await userTableSource(layout.playlistItemsRoot, PLAYLIST_ITEM_COLUMNS)}`,
   );
+  // The shared catalog (no user data): join plays on track_uri, tracks on artist_uris.
+  for (const table of ['tracks', 'artists'] as const) await db.run(`CREATE OR REPLACE TEMP VIEW ${table} AS ${await catalogSource(layout, table)}`);
 }
 
 export interface QueryResult {

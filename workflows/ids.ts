@@ -40,3 +40,14 @@ export function playlistsWorkflowId(userId: string): string {
 
 /** The playlist snapshot workflow's type name. */
 export const PLAYLISTS_WORKFLOW_TYPE = 'snapshotPlaylists';
+
+/**
+ * The enrichment of the shared catalog (one for all users): the ID of its Temporal Schedule, and of
+ * a run started by hand. Runs started by the schedule get the schedule's timestamp appended.
+ */
+export function enrichWorkflowId(): string {
+  return 'enrich';
+}
+
+/** The enrichment workflow's type name. */
+export const ENRICH_WORKFLOW_TYPE = 'enrichCatalog';

@@ -3,3 +3,4 @@ export { importExport, progressQuery } from './import.ts';
 export { syncUser, syncProgressQuery } from './sync.ts';
 export { realtimeUser, realtimeProgressQuery } from './realtime.ts';
 export { snapshotPlaylists } from './playlists.ts';
+export { enrichCatalog, enrichProgressQuery } from './enrich.ts';

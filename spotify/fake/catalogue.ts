@@ -34,6 +34,18 @@ const WORDS = [
   'Silver', 'Northern', 'Electric', 'Quiet', 'Lantern', 'Ocean', 'Ember', 'Satellite', 'Winter', 'Honey', 'Signal',
   'Crimson', 'Harbor', 'Atlas', 'Meadow', 'Thunder', 'Coral', 'Shadow', 'Bloom', 'Orbit', 'Saint', 'Dust', 'Marble',
 ];
+const GENRES = ['indie pop', 'dream pop', 'shoegaze', 'synthwave', 'alt country', 'post-punk', 'neo soul', 'art rock', 'folk', 'house', 'jazz', 'trip hop'];
+
+/** A 32-bit FNV-1a hash of a string, as 8 hex digits (a seed from an id; no node:crypto needed). */
+function createHashLite(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
 const NOUNS = ['Hearts', 'Lines', 'Birds', 'Rooms', 'Waves', 'Lights', 'Roads', 'Dreams', 'Kids', 'Stones', 'Fires', 'Tides'];
 
 export interface CatalogueArtist {
@@ -149,6 +161,105 @@ export class Catalogue {
       track_number: 0,
       type: 'track',
       uri: `spotify:local:${part(f.artist)}:${part(f.album)}:${part(f.title)}:${f.durationMs / 1000}`,
+    };
+  }
+
+  /**
+   * Add a track (and its artist and album, found by name or created) to the catalogue, for tests
+   * whose plays come from a real export: `id` is the real track id, so the fake can answer
+   * GET /v1/tracks/{id} for it. Returns the track's index. Adding the same id again returns it.
+   */
+  addTrack(t: { id: string; name: string; artistName: string; albumName?: string; durationMs?: number; explicit?: boolean }): number {
+    const known = this.trackIndex(t.id);
+    if (known !== undefined) return known;
+    const rand = prng(Number.parseInt(createHashLite(t.id), 16));
+    let artist = this.artists.findIndex((a) => a.name === t.artistName);
+    if (artist < 0) artist = this.artists.push({ id: spotifyId(rand), name: t.artistName }) - 1;
+    const albumName = t.albumName || t.name;
+    let album = this.albums.findIndex((a) => a.name === albumName && a.artist === artist);
+    if (album < 0) {
+      const year = 1995 + Math.floor(rand() * 31);
+      album = this.albums.push({ id: spotifyId(rand), name: albumName, artist, releaseDate: `${year}-01-01`, totalTracks: 1 }) - 1;
+    }
+    const trackNumber = this.tracks.filter((x) => x.album === album).length + 1;
+    this.albums[album]!.totalTracks = trackNumber;
+    return (
+      this.tracks.push({
+        id: t.id,
+        name: t.name,
+        album,
+        artists: [artist],
+        durationMs: t.durationMs ?? 120_000 + Math.floor(rand() * 240_000),
+        trackNumber,
+        explicit: t.explicit ?? false,
+      }) - 1
+    );
+  }
+
+  /** The index of the track with this id, if the catalogue has it. */
+  trackIndex(id: string): number | undefined {
+    const i = this.tracks.findIndex((t) => t.id === id);
+    return i < 0 ? undefined : i;
+  }
+
+  artistIndex(id: string): number | undefined {
+    const i = this.artists.findIndex((a) => a.id === id);
+    return i < 0 ? undefined : i;
+  }
+
+  /** An artist's genres (0-3, deterministic from its id; some artists have none, as on Spotify). */
+  artistGenres(i: number): string[] {
+    const a = this.artists[i]!;
+    const rand = prng(Number.parseInt(createHashLite(a.id), 16));
+    const n = Math.floor(rand() * 4);
+    const out = new Set<string>();
+    for (let k = 0; k < n; k++) out.add(GENRES[Math.floor(rand() * GENRES.length)]!);
+    return [...out];
+  }
+
+  /**
+   * An ArtistObject as GET /v1/artists/{id} returns it to a development-mode app since 2026: no
+   * `followers`, no `popularity`.
+   */
+  artistFullObject(i: number, apiUrl: string): Record<string, unknown> {
+    const a = this.artists[i]!;
+    const key = a.id.toLowerCase();
+    return {
+      external_urls: { spotify: `https://open.spotify.com/artist/${a.id}` },
+      genres: this.artistGenres(i),
+      href: `${apiUrl}/v1/artists/${a.id}`,
+      id: a.id,
+      images: [640, 320, 160].map((size) => ({ height: size, url: `https://i.scdn.co/image/ab6761610000${size === 640 ? 'e5eb' : size === 320 ? '5174' : 'f178'}${key}`, width: size })),
+      name: a.name,
+      type: 'artist',
+      uri: `spotify:artist:${a.id}`,
+    };
+  }
+
+  /** An AudioFeaturesObject (GET /v1/audio-features/{id}), deterministic from the track's id. */
+  audioFeaturesObject(i: number, apiUrl: string): Record<string, unknown> {
+    const t = this.tracks[i]!;
+    const rand = prng(Number.parseInt(createHashLite(`${t.id}:features`), 16));
+    const r3 = () => Math.round(rand() * 1000) / 1000;
+    return {
+      acousticness: r3(),
+      analysis_url: `${apiUrl}/v1/audio-analysis/${t.id}`,
+      danceability: r3(),
+      duration_ms: t.durationMs,
+      energy: r3(),
+      id: t.id,
+      instrumentalness: r3(),
+      key: Math.floor(rand() * 12),
+      liveness: r3(),
+      loudness: -Math.round(rand() * 30_000) / 1000,
+      mode: rand() < 0.6 ? 1 : 0,
+      speechiness: r3(),
+      tempo: 60 + Math.round(rand() * 120_000) / 1000,
+      time_signature: rand() < 0.9 ? 4 : 3,
+      track_href: `${apiUrl}/v1/tracks/${t.id}`,
+      type: 'audio_features',
+      uri: `spotify:track:${t.id}`,
+      valence: r3(),
     };
   }
 

@@ -11,6 +11,11 @@
  *   GET  /v1/me/player/currently-playing     200 with the playing track (or local file), or 204
  *   GET  /v1/me/playlists                    limit 1-50, offset: the account's playlists (owned, followed, collaborative)
  *   GET  /v1/playlists/{id}/items            limit 1-50, offset; 403 unless the account owns the playlist or collaborates
+ *   GET  /v1/tracks/{id}, /v1/artists/{id}   single-item lookups (2026 development-mode shapes); 404 for an unknown
+ *                                            id, 400 for a malformed one. The batch lookups (`/v1/tracks?ids=`) are
+ *                                            not served: Spotify removed them for development-mode apps in 2026.
+ *   GET  /v1/audio-features/{id}             403 (new and development-mode apps, since Nov 2024) unless
+ *                                            `audioFeatures: 'allowed'`
  *
  * Rate limit: a rolling 30 s window per app (client id) over Web API requests; beyond it, 429 with
  * Retry-After. Faults can be injected (429 with any Retry-After and an optional QUOTA_EXCEEDED reason,
@@ -34,7 +39,18 @@ const WINDOW_MS = 30_000;
 /** Only this many plays are ever reachable through recently-played. */
 export const REACHABLE_PLAYS = 50;
 
-export type FakeEndpoint = 'token' | 'authorize' | 'me' | 'recently-played' | 'currently-playing' | 'playlists' | 'playlist-items' | 'api';
+export type FakeEndpoint =
+  | 'token'
+  | 'authorize'
+  | 'me'
+  | 'recently-played'
+  | 'currently-playing'
+  | 'playlists'
+  | 'playlist-items'
+  | 'track'
+  | 'artist'
+  | 'audio-features'
+  | 'api';
 
 /** Spotify recently-played lists a track only after about this much listening. */
 export const RECENTLY_PLAYED_MIN_MS = 30_000;
@@ -103,6 +119,8 @@ export interface FakeSpotifyOptions {
   refreshTokenRotation?: 'keep-old' | 'revoke-old';
   /** Catalogue seed. */
   seed?: number;
+  /** GET /v1/audio-features/{id}: 'forbidden' (default: 403, as for development-mode apps since Nov 2024) or 'allowed'. */
+  audioFeatures?: 'forbidden' | 'allowed';
   now?: () => number;
 }
 
@@ -191,6 +209,8 @@ export interface FakeSpotify {
   setNowPlaying(accountId: string, np: { trackIndex: number; progressMs?: number; isPlaying?: boolean; context?: { type: string; uri: string } | null } | null): void;
   /** Every play of the account so far (oldest first), including unreachable ones. */
   plays(accountId: string): FakePlay[];
+  /** Does GET /v1/audio-features/{id} answer (as for an app with extended access) or 403 (default)? */
+  setAudioFeatures(mode: 'forbidden' | 'allowed'): void;
   /** Make the next matching request(s) fail. */
   fail(fault: FakeFault): void;
   clearFaults(): void;
@@ -241,6 +261,7 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
   let playlistSerial = 0;
   let faults: (FakeFault & { left: number })[] = [];
   let authorizing: string | null | undefined;
+  let audioFeatures = opts.audioFeatures ?? 'forbidden';
   const requests: FakeRequest[] = [];
   const requestsPerWindow = opts.requestsPerWindow ?? 600;
   const accessSeconds = opts.accessTokenSeconds ?? 3600;
@@ -600,10 +621,27 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     return send(res, 200, page(`${url}/v1/playlists/${pl.id}/items`, all, p.limit, p.offset));
   };
 
+  // ---- catalog lookups (single items) ----
+
+  /** Spotify's ids are 22 base62 characters: anything else is 400 "invalid id", an unknown one 404. */
+  const lookup = (res: http.ServerResponse, endpoint: 'track' | 'artist' | 'audio-features', id: string): number => {
+    if (endpoint === 'audio-features' && audioFeatures === 'forbidden') return apiError(res, 403, 'Forbidden');
+    if (!/^[A-Za-z0-9]{22}$/.test(id)) return apiError(res, 400, 'invalid id');
+    if (endpoint === 'artist') {
+      const i = catalogue.artistIndex(id);
+      return i === undefined ? apiError(res, 404, 'non existing id') : send(res, 200, catalogue.artistFullObject(i, url));
+    }
+    const i = catalogue.trackIndex(id);
+    if (i === undefined) return apiError(res, 404, 'non existing id');
+    return send(res, 200, endpoint === 'track' ? catalogue.trackObject(i, url) : catalogue.audioFeaturesObject(i, url));
+  };
+
   const api = (req: http.IncomingMessage, res: http.ServerResponse, u: URL, log: FakeRequest): number => {
     const itemsOf = /^\/v1\/playlists\/([A-Za-z0-9]+)\/items$/.exec(u.pathname)?.[1];
-    const endpoint: FakeEndpoint | undefined =
-      u.pathname === '/v1/me'
+    const single = /^\/v1\/(tracks|artists|audio-features)\/([^/]+)$/.exec(u.pathname);
+    const endpoint: FakeEndpoint | undefined = single
+      ? ({ tracks: 'track', artists: 'artist', 'audio-features': 'audio-features' } as const)[single[1] as 'tracks' | 'artists' | 'audio-features']
+      : u.pathname === '/v1/me'
         ? 'me'
         : u.pathname === '/v1/me/player/recently-played'
           ? 'recently-played'
@@ -633,6 +671,7 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     if (f) return faultResponse(res, f, endpoint!);
     if (!endpoint) return apiError(res, 404, 'Service not found');
     if (req.method !== 'GET') return apiError(res, 405, 'Method not allowed');
+    if (endpoint === 'track' || endpoint === 'artist' || endpoint === 'audio-features') return lookup(res, endpoint, decodeURIComponent(single![2]!));
     const a = account(at.accountId);
     const scopes = at.scope.split(' ');
     if (endpoint === 'me') {
@@ -805,6 +844,9 @@ export async function startFakeSpotify(opts: FakeSpotifyOptions = {}): Promise<F
     },
     plays(accountId) {
       return [...sortedPlays(account(accountId))];
+    },
+    setAudioFeatures(mode) {
+      audioFeatures = mode;
     },
     fail(fault) {
       faults.push({ ...fault, left: fault.times ?? 1 });

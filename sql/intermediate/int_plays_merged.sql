@@ -22,8 +22,9 @@
 --   4. API plays (source 'api', recently-played) against each other: two API rows of the same track
 --      URI are one play when their played_at are equal (consecutive polls return the same play with
 --      the same played_at; a played_at printed without milliseconds is a time with .000 ms, as the
---      same instant with them). The stored one wins; else the first. An incoming API row whose track and played_at an exported row
---      already holds in api_played_at is a duplicate (a re-sync after the export was matched).
+--      same instant with them). The stored one wins; else the first. An incoming API row whose
+--      track and played_at an exported row already holds in api_played_at is a duplicate (a
+--      re-sync after the export was matched).
 --      Two different tracks sharing one played_at are two plays, and so is the same track listed
 --      twice in one response a moment apart: played_at is the end of one play and the start of the
 --      next when a track is played twice in a row (both are paired with their streams by 5.).
@@ -34,9 +35,9 @@
 --          may return a relinked URI), and
 --        * played_at lies within 60 s of an anchor of the stream: its end (ts, cut to the second:
 --          [ts, ts + 1 s)), its start ([ts - ms_played, + 1 s)), or, for offline plays,
---          offline_timestamp (and it + ms_played). For an
---          Account row the end is only known to lie in [endTime - 60 s, endTime + 120 s): its
---          anchors are endTime + 30 s and endTime + 30 s - ms_played, within 150 s. Or
+--          offline_timestamp (and it + ms_played). For an Account row the end is only known to
+--          lie in [endTime - 60 s, endTime + 120 s): its anchors are endTime + 30 s and
+--          endTime + 30 s - ms_played, within 150 s. Or
 --        * (a pause inside the stream) played_at lies between the end of the previous exported
 --          stream (less 60 s) and the stream's start, at most 30 min before that start (listed at
 --          its wall-clock start); or, for an offline stream, between offline_timestamp +
@@ -47,19 +48,24 @@
 --      Pairs are one-to-one, chosen in rounds and phases. Phases, in order: streams of 30 s or
 --      more (the API lists only those) with an anchor within 10 s (Account: 100 s), within the
 --      window, after a pause; then the same for shorter streams. A round looks only at the
---      candidates of the first phase that has any left; every row picks its best one: where one
---      side has no other candidate first (so that when a track is played twice in a row, and one
---      played_at is both the end of the first stream and the start of the second, each play goes
---      to its own stream), then the closer by whole seconds, then in time order (the earlier API
---      row with the earlier stream: pairs do not cross, and an offline batch, whose streams share
---      one ts, pairs in the order it was played), then the closer. Pairs that are each other's
---      pick are made and their rows leave; rounds repeat until no candidate is left.
+--      candidates of the first phase that has any left. Every API row picks its closest stream by
+--      whole seconds, then the earliest, then the closest; every stream picks an API row that has
+--      no other candidate first (when a track is played twice in a row, one played_at can be the
+--      end of the first stream and the start of the second: the API row listed only at the second
+--      is that one's), then the closest by whole seconds, then the earliest, then the closest.
+--      Time order makes pairs that do not cross: the earlier API row goes with the earlier stream,
+--      and an offline batch, whose streams share one ts, pairs in the order it was played. Pairs
+--      that are each other's pick are made and their rows leave; rounds repeat until no candidate
+--      is left. Last, an API row left without a stream whose candidate went to another API row
+--      that has a free candidate of its own takes it, and that one moves to its free candidate.
 --      The exported row wins: it keeps its identity, times and true ms_played, and gains the API
 --      row's track URI (when it had none), album name and URI (when it had none), artist URIs,
 --      context and api_played_at. A stored API row is superseded by it; an incoming API row is a
 --      duplicate; a stored exported row that gains them is 'enriched'.
 -- Inputs: views `incoming_plays` and `existing_plays`, both in the stored play shape.
--- When neither holds an API row, steps 4 and 5 work on empty sets.
+-- Variable: rewind_match_api BOOLEAN (NULL = true). mergeStaged sets it to false when neither
+--   input holds an API row or a row that gained one: steps 4 and 5 (and moving API columns in 3)
+--   then fold away at planning, and an export-only merge reads its rows as often as without them.
 
 with recursive incoming as (
 
@@ -207,6 +213,7 @@ account_carried as (
     join account_rows as a
         on a.row_key = b.account_key
     where a.api_played_at is not null
+      and coalesce(getvariable('rewind_match_api'), true)
 
 ),
 
@@ -223,6 +230,7 @@ api_rows as (
         ) as api_rank
     from candidates
     where source = 'api'
+      and coalesce(getvariable('rewind_match_api'), true)
 
 ),
 
@@ -261,6 +269,7 @@ absorbed as (
     from candidates
     where source <> 'api'
       and api_played_at between (select lo from added_api_span) and (select hi from added_api_span)
+      and coalesce(getvariable('rewind_match_api'), true)
 
 ),
 
@@ -295,13 +304,15 @@ api_live as (
 
 added_export_span as (
 
-    -- where new exported rows are (offline plays are placed by offline_timestamp too)
+    -- where new exported rows are (offline plays are placed by offline_timestamp too), with room
+    -- for a long track listed at its start before a pause
     select
-        min(least(ended_at, coalesce(offline_at, ended_at))) - interval 1 hour as lo,
-        max(ended_at) + interval 1 hour as hi
+        min(least(ended_at, coalesce(offline_at, ended_at))) - interval 2 hour as lo,
+        max(ended_at) + interval 2 hour as hi
     from candidates
     where status = 'added'
       and source in ('extended_export', 'account_export')
+      and coalesce(getvariable('rewind_match_api'), true)
 
 ),
 
@@ -318,10 +329,10 @@ api_candidates as (
 api_candidates_span as (
 
     select
-        min(api_played_at) - interval 1 hour as lo,
-        max(api_played_at) + interval 1 hour as hi,
-        min(api_played_at) filter (where status = 'added') - interval 1 hour as added_lo,
-        max(api_played_at) filter (where status = 'added') + interval 1 hour as added_hi
+        min(api_played_at) - interval 2 hour as lo,
+        max(api_played_at) + interval 2 hour as hi,
+        min(api_played_at) filter (where status = 'added') - interval 2 hour as added_lo,
+        max(api_played_at) filter (where status = 'added') + interval 2 hour as added_hi
     from api_candidates
 
 ),
@@ -335,6 +346,7 @@ export_near_api as (
         lead(offline_at) over (partition by offline_at is null order by offline_at) as next_offline_at
     from candidates
     where source in ('extended_export', 'account_export')
+      and coalesce(getvariable('rewind_match_api'), true)
       and (
           ended_at between (select lo from api_candidates_span) and (select hi from api_candidates_span)
           or offline_at between (select lo from api_candidates_span) and (select hi from api_candidates_span)
@@ -470,9 +482,7 @@ api_pairing (api_key, x_key, p, x_time, phase, cost, state, pass) as (
         ),
 
         with_degree as (
-            select
-                *,
-                count(*) over (partition by api_key) = 1 or count(*) over (partition by x_key) = 1 as sole
+            select *, count(*) over (partition by api_key) = 1 as api_sole
             from current_phase
         ),
 
@@ -480,8 +490,8 @@ api_pairing (api_key, x_key, p, x_time, phase, cost, state, pass) as (
             select api_key, x_key
             from with_degree
             qualify
-                row_number() over (partition by api_key order by not sole, floor(cost), x_time, cost, x_key) = 1
-                and row_number() over (partition by x_key order by not sole, floor(cost), p, cost, api_key) = 1
+                row_number() over (partition by api_key order by floor(cost), x_time, cost, x_key) = 1
+                and row_number() over (partition by x_key order by not api_sole, floor(cost), p, cost, api_key) = 1
         )
 
         -- picked edges are paired; edges touching a paired row leave; the rest stay open (when
@@ -503,9 +513,45 @@ api_pairing (api_key, x_key, p, x_time, phase, cost, state, pass) as (
 
 ),
 
-api_pairs as (
+api_rounds as (
 
     select api_key, x_key from api_pairing where state = 'paired'
+
+),
+
+api_repairs as (
+
+    -- an API row left without a stream whose candidate went to another API row that has a free
+    -- candidate of its own: both get one (one step of an augmenting path)
+    select
+        u.api_key as left_key,
+        taken.x_key as taken_x_key,
+        taken.api_key as moved_key,
+        free.x_key as free_x_key
+    from api_edges as u
+    join api_rounds as taken
+        on taken.x_key = u.x_key
+    join api_edges as free
+        on  free.api_key = taken.api_key
+        and free.x_key <> taken.x_key
+    where u.api_key not in (select api_key from api_rounds)
+      and free.x_key not in (select x_key from api_rounds)
+    qualify
+        row_number() over (partition by u.api_key order by u.cost + free.cost, taken.x_key, free.x_key) = 1
+        and row_number() over (partition by taken.api_key order by u.cost + free.cost, u.api_key, free.x_key) = 1
+        and row_number() over (partition by free.x_key order by u.cost + free.cost, u.api_key, taken.x_key) = 1
+
+),
+
+api_pairs as (
+
+    select api_key, x_key
+    from api_rounds
+    where api_key not in (select moved_key from api_repairs)
+    union all
+    select left_key, taken_x_key from api_repairs
+    union all
+    select moved_key, free_x_key from api_repairs
 
 ),
 
@@ -531,6 +577,7 @@ gains as (
         union all
         select * from account_carried
     )
+    where coalesce(getvariable('rewind_match_api'), true)
     qualify row_number() over (partition by source, ended_at, ms_played, occurrence order by precedence) = 1
 
 ),
@@ -570,6 +617,7 @@ extended_gained as (
         and g.ms_played = c.ms_played
         and g.occurrence = c.occurrence
     where c.source not in ('account_export', 'api')
+      and coalesce(getvariable('rewind_match_api'), true)
 
 ),
 

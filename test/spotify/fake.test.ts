@@ -446,3 +446,71 @@ test('currently-playing follows the listener (skips, local files, real-time prog
     await f.stop();
   }
 });
+
+test('catalog lookups: GET /v1/tracks/{id}, /v1/artists/{id} (2026 shapes, 404/400 bodies), audio-features 403 by default', async () => {
+  const f = await startFakeSpotify({ requestsPerWindow: 1000 });
+  try {
+    f.addAccount({ id: 'me' });
+    const token = await accessToken(f, 'me', 'user-read-recently-played');
+    const call = async (p: string) => {
+      const r = await fetch(`${f.url}${p}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const t = f.catalogue.tracks[12]!;
+    const track = await call(`/v1/tracks/${t.id}`);
+    assert.equal(track.status, 200, 'a lookup needs no scope');
+    assert.deepEqual([track.body.id, track.body.name, track.body.duration_ms, track.body.uri], [t.id, t.name, t.durationMs, `spotify:track:${t.id}`]);
+    const artistId = (track.body.artists as { id: string }[])[0]!.id;
+    const artist = await call(`/v1/artists/${artistId}`);
+    assert.equal(artist.status, 200);
+    assert.ok(Array.isArray(artist.body.genres) && Array.isArray(artist.body.images) && (artist.body.images as unknown[]).length === 3);
+    assert.ok(!('followers' in artist.body) && !('popularity' in artist.body) && !('popularity' in track.body), 'the 2026 development-mode removals');
+    // Some artists have no genres, as on Spotify; the same artist always has the same ones.
+    const genres = f.catalogue.artists.map((_, i) => f.catalogue.artistGenres(i));
+    assert.ok(genres.some((g) => g.length === 0) && genres.some((g) => g.length > 1));
+    assert.deepEqual(f.catalogue.artistGenres(3), f.catalogue.artistGenres(3));
+
+    const unknown = await call('/v1/tracks/0000000000000000000000');
+    assert.deepEqual(unknown, { status: 404, body: { error: { status: 404, message: 'non existing id' } } });
+    assert.equal((await call('/v1/artists/0000000000000000000000')).status, 404);
+    const malformed = await call('/v1/tracks/not-an-id');
+    assert.deepEqual(malformed, { status: 400, body: { error: { status: 400, message: 'invalid id' } } });
+    assert.equal((await call(`/v1/tracks?ids=${t.id}`)).status, 404, 'the batch lookups are gone for development-mode apps');
+    const forbidden = await call(`/v1/audio-features/${t.id}`);
+    assert.deepEqual(forbidden, { status: 403, body: { error: { status: 403, message: 'Forbidden' } } });
+    f.setAudioFeatures('allowed');
+    const features = await call(`/v1/audio-features/${t.id}`);
+    assert.equal(features.status, 200);
+    assert.deepEqual([features.body.id, features.body.type, features.body.duration_ms], [t.id, 'audio_features', t.durationMs]);
+    assert.equal((await call('/v1/audio-features/0000000000000000000000')).status, 404);
+
+    // Tracks of a real export can be added (the fake then answers for their real ids).
+    const added = f.catalogue.addTrack({ id: '3n3Ppam7vgaVa1iaRUc9Lp', name: 'Mr. Brightside', artistName: 'The Killers', albumName: 'Hot Fuss', durationMs: 222_075 });
+    assert.equal(f.catalogue.addTrack({ id: '3n3Ppam7vgaVa1iaRUc9Lp', name: 'x', artistName: 'y' }), added, 'once per id');
+    const real = await call('/v1/tracks/3n3Ppam7vgaVa1iaRUc9Lp');
+    assert.deepEqual([real.body.name, (real.body.artists as { name: string }[])[0]!.name, (real.body.album as { name: string }).name, real.body.duration_ms], ['Mr. Brightside', 'The Killers', 'Hot Fuss', 222_075]);
+
+    // Against the published description, 2026 removals taken out.
+    for (const file of ['fixed-spotify-open-api.yml', 'official-spotify-open-api.yml']) {
+      const spec = without2026Removals(loadSpec(file));
+      const schema = validator(spec);
+      assertValid(schema(responsePointer(spec, '/tracks/{id}', '200')), track.body, `${file} /tracks/{id}`);
+      assertValid(schema(responsePointer(spec, '/tracks/{id}', '200')), real.body, `${file} /tracks/{id} (an added track)`);
+      assertValid(schema(responsePointer(spec, '/artists/{id}', '200')), artist.body, `${file} /artists/{id}`);
+      assertValid(schema(responsePointer(spec, '/audio-features/{id}', '200')), features.body, `${file} /audio-features/{id}`);
+      assertValid(schema(responsePointer(spec, '/audio-features/{id}', '403')), forbidden.body, `${file} /audio-features/{id} 403`);
+      // The description lists no 404 for lookups; the body is Spotify's error object all the same.
+      for (const e of [unknown.body, malformed.body]) assertValid(schema('/components/schemas/ErrorObject'), e.error, `${file} lookup error`);
+      assert.equal(schema(responsePointer(spec, '/artists/{id}', '200'))({ genres: 'pop' }), false, 'the artist schema is not vacuous');
+    }
+
+    // Key by key against recorded real answers: a 2026 track object, an artist object.
+    const problems: string[] = [];
+    const realTrack = (recording('jack-werner_spotify-history/recently_played.json') as { items: { track: unknown }[] }).items[0]!.track;
+    compareShapes(track.body, realTrack, 'tracks/{id}', REMOVED_2026, problems);
+    compareShapes(artist.body, recording('spotify-web-api-java/GetArtistRequest.json'), 'artists/{id}', REMOVED_2026, problems);
+    assert.deepEqual(problems, []);
+  } finally {
+    await f.stop();
+  }
+});

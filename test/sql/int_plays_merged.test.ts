@@ -63,6 +63,10 @@ const EXPORTED: PlayInput[] = [
   // A track twice in a row, listed by the API at the end of the first and the start of the second.
   ext('Rho', '16:03:00', 180_000),
   ext('Rho', '16:06:01', 180_000),
+  // A track started at 17:01:10 and paused for 17 minutes, then played again in full.
+  ext('Tau', '17:00:00', 200_000),
+  ext('Sigma', '17:20:00', 70_000),
+  ext('Sigma', '17:23:00', 180_000),
 ];
 
 const API: PlayInput[] = [
@@ -80,6 +84,8 @@ const API: PlayInput[] = [
   api('Lambda', '14:00:00.000'), // not in the export
   api('Rho', '16:03:00.300'), // the end of the first Rho
   api('Rho', '16:03:00.900'), // the start of the second, 600 ms later
+  api('Sigma', '17:01:10.000'), // the start of the first, before its pause
+  api('Sigma', '17:20:00.400'), // the start of the second: also the end of the first
 ];
 
 /** Which API play each exported stream is (track, end -> api played_at); the rest have none. */
@@ -97,6 +103,8 @@ const EXPECTED_PAIRS: Record<string, string> = {
   [`Kappa ${t('13:00:00')}`]: t('13:00:41.200'),
   [`Rho ${t('16:03:00')}`]: t('16:03:00.300'),
   [`Rho ${t('16:06:01')}`]: t('16:03:00.900'),
+  [`Sigma ${t('17:20:00')}`]: t('17:01:10.000'),
+  [`Sigma ${t('17:23:00')}`]: t('17:20:00.400'),
 };
 
 type Row = {

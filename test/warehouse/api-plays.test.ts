@@ -57,7 +57,7 @@ function exportOf(list: readonly Item[]): Record<string, unknown>[] {
   return sorted.map((it, i) => {
     const end = Date.parse(it.played_at);
     const since = i === 0 ? Infinity : end - Date.parse(sorted[i - 1]!.played_at) - 500;
-    const track = it.track as { name: string; artists: { name: string }[]; album?: { name: string } };
+    const track = it.track as unknown as { name: string; artists: { name: string }[]; album?: { name: string } };
     return {
       ts: new Date(Math.floor(end / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
       platform: 'android', ms_played: Math.min(it.track.duration_ms, since), conn_country: 'DE',

@@ -7,52 +7,30 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../config.ts';
-import { createContext, type Context, type TemporalSession } from '../../cli/context.ts';
+import { type Config } from '../../config.ts';
+import { type Context, type TemporalSession } from '../../cli/context.ts';
 import { ensurePlaylistsSchedule, formatPlaylistsSummary, PlaylistsFailedError, runPlaylists } from '../../cli/playlists.ts';
-import { createWorker } from '../../worker/worker.ts';
 import { withDb } from '../../warehouse/duckdb.ts';
 import { liveFile } from '../../warehouse/files.ts';
 import { readPlaylistItems, readPlaylists } from '../../warehouse/playlists.ts';
 import { connectWithRefreshToken } from '../../spotify/connect.ts';
-import { configForFake, connectFakeAccount, startFakeSpotify, type FakeSpotify } from '../../spotify/fake/index.ts';
+import { connectFakeAccount, type FakeSpotify } from '../../spotify/fake/index.ts';
 import { playlistsWorkflowId } from '../../workflows/ids.ts';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
+import { startSpotifyE2E, type SpotifyE2E } from '../helpers/spotify-e2e.ts';
 
-let temporal: TestTemporal;
+let e2e: SpotifyE2E;
 let fake: FakeSpotify;
-let home: string;
 let config: Config;
 let ctx: Context;
 let session: TemporalSession;
-let connection: Connection;
-let worker: Worker;
-let running: Promise<void>;
 
 before(async () => {
-  [temporal, fake] = await Promise.all([startTestTemporal(), startFakeSpotify()]);
-  home = mkdtempSync(path.join(os.tmpdir(), 'rewind-playlists-e2e-'));
-  config = configForFake(loadConfig({ REWIND_HOME: home, TEMPORAL_ADDRESS: temporal.address, REWIND_PLAYLISTS_INTERVAL: '1h' }), fake);
-  ctx = createContext(config, () => undefined);
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  connection = await Connection.connect({ address: temporal.address });
-  session = { endpoint: { address: temporal.address, namespace: 'default', uiUrl: undefined, embedded: false }, client: new Client({ connection }), close: async () => undefined };
-  const w = await createWorker(config, ctx.layout, session.endpoint, 'worker');
-  worker = w.worker;
-  running = worker.run().finally(() => w.connection.close());
+  e2e = await startSpotifyE2E({ name: 'playlists', env: { REWIND_PLAYLISTS_INTERVAL: '1h' } });
+  ({ fake, config, ctx, session } = e2e);
 });
 
 after(async () => {
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await connection?.close();
-  await Promise.all([temporal?.stop(), fake?.stop()]);
-  await fs.rm(home, { recursive: true, force: true });
+  await e2e?.stop();
 });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {

@@ -7,25 +7,19 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../config.ts';
+import { type Config } from '../../config.ts';
 import { createContext, type Context, type TemporalSession } from '../../cli/context.ts';
 import { runImport } from '../../cli/import.ts';
 import { ensureSyncSchedule, formatSyncStatus, runSync, syncStatus, SyncFailedError, type SyncWatch } from '../../cli/sync.ts';
 import { writeDemoExport } from '../../cli/demo/generate.ts';
-import { createWorker } from '../../worker/worker.ts';
 import { queryWarehouse } from '../../warehouse/query.ts';
 import { listGaps, readSyncState } from '../../spotify/sync-state.ts';
 import { tokenStore } from '../../spotify/connect.ts';
-import { configForFake, connectFakeAccount, startFakeSpotify, type FakeSpotify } from '../../spotify/fake/index.ts';
+import { connectFakeAccount, type FakeSpotify } from '../../spotify/fake/index.ts';
 import { syncWorkflowId } from '../../workflows/ids.ts';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
+import { startSpotifyE2E, type SpotifyE2E } from '../helpers/spotify-e2e.ts';
 
-let temporal: TestTemporal;
 let fake: FakeSpotify;
 let home: string;
 let config: Config;
@@ -33,31 +27,16 @@ let ctx: Context;
 /** The same data folder, with a schedule interval long enough that it never fires during a test. */
 let manual: Context;
 let session: TemporalSession;
-let connection: Connection;
-let worker: Worker;
-let running: Promise<void>;
+let e2e: SpotifyE2E;
 
 before(async () => {
-  [temporal, fake] = await Promise.all([startTestTemporal(), startFakeSpotify()]);
-  home = mkdtempSync(path.join(os.tmpdir(), 'rewind-sync-e2e-'));
-  config = configForFake(loadConfig({ REWIND_HOME: home, TEMPORAL_ADDRESS: temporal.address, REWIND_SYNC_INTERVAL: '2s', REWIND_IMPORT_CONCURRENCY: '1' }), fake);
-  ctx = createContext(config, () => undefined);
+  e2e = await startSpotifyE2E({ name: 'sync', env: { REWIND_SYNC_INTERVAL: '2s', REWIND_IMPORT_CONCURRENCY: '1' } });
+  ({ fake, home, config, ctx, session } = e2e);
   manual = createContext({ ...config, syncIntervalSeconds: 3600 }, () => undefined);
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
-  connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection });
-  session = { endpoint: { address: temporal.address, namespace: 'default', uiUrl: undefined, embedded: false }, client, close: async () => undefined };
-  const w = await createWorker(config, ctx.layout, session.endpoint, 'worker');
-  worker = w.worker;
-  running = worker.run().finally(() => w.connection.close());
 });
 
 after(async () => {
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await connection?.close();
-  await Promise.all([temporal?.stop(), fake?.stop()]);
-  await fs.rm(home, { recursive: true, force: true });
+  await e2e?.stop();
 });
 
 async function count(sql: string): Promise<Record<string, unknown>> {

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { Nullable, Obj, errorResponses } from '../../schemas/index.ts';
 import { listManifests } from '../../../warehouse/manifest.ts';
 import { readModelState } from '../../../warehouse/models.ts';
+import { enrichmentBacklog } from '../../../warehouse/catalog.ts';
 import { type RoutePlugin, typed } from '../plugin.ts';
 
 const Status = Obj({
@@ -25,7 +26,17 @@ const Status = Obj({
   gaps: Type.Array(Obj({ from: Type.String(), to: Type.String(), days: Type.Integer() }), {
     description: 'stretches of 7 or more local days without any stream, between the first and the last day with data',
   }),
-  enrichmentBacklog: Nullable(Type.Integer({ description: 'tracks waiting for metadata, when the sync reports it' })),
+  enrichmentBacklog: Nullable(
+    Obj(
+      {
+        tracksPending: Type.Integer({ description: 'tracks in your plays with no catalog metadata (duration, album art) yet' }),
+        artistsPending: Type.Integer({ description: 'artists of your tracks not looked up yet (no genres, no image)' }),
+        lastRunAt: Nullable(Type.String({ description: 'when the shared enrichment last ran' })),
+        audioFeatures: Type.Union([Type.Literal('on'), Type.Literal('off')], { description: "'off' once Spotify answered 403 (development-mode apps)" }),
+      },
+      { description: 'the shared catalog enrichment (GET /v1/tracks/{id}, /v1/artists/{id}, at a low rate); null when it cannot be read' },
+    ),
+  ),
 });
 
 const plugin: RoutePlugin = async (instance, { ctx }) => {
@@ -35,6 +46,8 @@ const plugin: RoutePlugin = async (instance, { ctx }) => {
     { schema: { summary: 'The state of your data: sources, imports, sync, gaps', tags: ['me'], response: { 200: Status, ...errorResponses } } },
     async (req) => {
       const userId = req.auth!.userId;
+      const { layout } = ctx.deps;
+      const backlog = enrichmentBacklog(layout, { userId, db: { memoryLimit: '256MB', threads: 1, tempDirectory: layout.tmp } }).catch(() => null);
       const [summary, manifests, models, sync] = await Promise.all([
         ctx.reader.playsSummary(userId),
         listManifests(ctx.deps.layout, userId),
@@ -60,7 +73,7 @@ const plugin: RoutePlugin = async (instance, { ctx }) => {
           : null,
         syncAvailable: ctx.deps.sync !== undefined,
         gaps: summary.gaps,
-        enrichmentBacklog: sync?.enrichmentBacklog ?? null,
+        enrichmentBacklog: await backlog,
       };
     },
   );
