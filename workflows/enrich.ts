@@ -13,6 +13,7 @@
  * read whatever the catalog holds. Inputs and results are counts only.
  */
 import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { BOOKKEEPING_OPTIONS, spotifyCallOptions } from './policies.ts';
 import type { Activities } from '../activities/index.ts';
 import type { EnrichCounts } from '../activities/enrich.ts';
 
@@ -49,20 +50,10 @@ export const enrichProgressQuery = defineQuery<EnrichProgress>('progress');
 
 const NON_RETRYABLE = ['SyncConfiguration', 'SpotifyRequest'];
 
-const { enrichBatch } = proxyActivities<Activities>({
-  // About a minute of lookups; may wait for the catalog lock while a sync caches its tracks.
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
-  // Retry-After can be many hours (74,000 s are reported): attempts are unlimited, bounded by time.
-  scheduleToCloseTimeout: '7 days',
-  // The activity sets nextRetryDelay itself (Retry-After, or backoff with jitter); this is the fallback.
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+// About a minute of lookups; may wait for the catalog lock while a sync caches its tracks.
+const { enrichBatch } = proxyActivities<Activities>(spotifyCallOptions(NON_RETRYABLE));
 
-const { recordEnrichRun } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+const { recordEnrichRun } = proxyActivities<Activities>(BOOKKEEPING_OPTIONS);
 
 const add = (a: EnrichCounts, b: EnrichCounts): EnrichCounts => ({ tracks: a.tracks + b.tracks, artists: a.artists + b.artists, features: a.features + b.features });
 

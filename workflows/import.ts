@@ -9,6 +9,7 @@
  * checkpoints are discarded; the warehouse is only ever written by the merge, which runs last.
  */
 import { ApplicationFailure, ActivityFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { warehouseWriteOptions } from './policies.ts';
 import type { Activities } from '../activities/index.ts';
 import type { StageResult } from '../warehouse/plays.ts';
 import { summarize, type ImportSummary } from './summary.ts';
@@ -49,11 +50,7 @@ const { stageExportFile } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-const { commitImport, buildModels } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const { commitImport, buildModels } = proxyActivities<Activities>(warehouseWriteOptions(NON_RETRYABLE));
 
 export async function importExport(input: ImportInput): Promise<ImportSummary> {
   const started = Date.now();

@@ -13,6 +13,7 @@
  * A refused refresh token or a missing scope ends it (non-retryable), with the reason.
  */
 import { ActivityFailure, ApplicationFailure, continueAsNew, defineQuery, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { spotifyCallOptions, warehouseWriteOptions } from './policies.ts';
 import type { Activities } from '../activities/index.ts';
 
 export interface RealtimeInput {
@@ -45,20 +46,10 @@ export const realtimeProgressQuery = defineQuery<RealtimeProgress>('realtime');
 
 const NON_RETRYABLE = ['ReconnectNeeded', 'SyncConfiguration', 'SpotifyRequest', 'MissingScope', 'BadExport'];
 
-const { pollCurrentlyPlaying } = proxyActivities<Activities>({
-  // A poll is one request; writing a skip may wait for the user's lock while an import merges.
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
-  // Retry-After can be hours: attempts are unlimited, bounded by time; the activity sets nextRetryDelay.
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+// A poll is one request; writing a skip may wait for the user's lock while an import merges.
+const { pollCurrentlyPlaying } = proxyActivities<Activities>(spotifyCallOptions(NON_RETRYABLE));
 
-const { buildModels } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const { buildModels } = proxyActivities<Activities>(warehouseWriteOptions(NON_RETRYABLE));
 
 export async function realtimeUser(input: RealtimeInput): Promise<RealtimeSummary> {
   const { userId } = input;

@@ -12,6 +12,7 @@
  * hold a user id and counts, never a token.
  */
 import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { BOOKKEEPING_OPTIONS, spotifyCallOptions, warehouseWriteOptions } from './policies.ts';
 import type { Activities } from '../activities/index.ts';
 import type { SyncFetchResult, SyncUserInput } from '../activities/sync.ts';
 
@@ -38,26 +39,11 @@ export const syncProgressQuery = defineQuery<SyncProgress>('progress');
 
 const NON_RETRYABLE = ['ReconnectNeeded', 'SyncConfiguration', 'SpotifyRequest', 'BadExport'];
 
-const { syncRecentlyPlayed } = proxyActivities<Activities>({
-  // Mostly seconds; the write may wait for the user's lock while an import merges.
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
-  // Retry-After can be many hours (74,000 s are reported): attempts are unlimited, bounded by time.
-  scheduleToCloseTimeout: '7 days',
-  // The activity sets nextRetryDelay itself (Retry-After, or backoff with jitter); this is the fallback.
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const { syncRecentlyPlayed } = proxyActivities<Activities>(spotifyCallOptions(NON_RETRYABLE));
 
-const { buildModels } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 hour',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const { buildModels } = proxyActivities<Activities>(warehouseWriteOptions(NON_RETRYABLE));
 
-const { pauseSync, recordSyncRun } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
-});
+const { pauseSync, recordSyncRun } = proxyActivities<Activities>(BOOKKEEPING_OPTIONS);
 
 export async function syncUser(input: SyncUserInput): Promise<SyncSummary> {
   const { userId } = input;
