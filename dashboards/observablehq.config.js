@@ -1,15 +1,28 @@
 // The Observable Framework project of Rewind's dashboards. It is built per user by `rewind build`
 // (warehouse/dashboards.ts buildSite), which runs Framework with tsx and the user in the
-// environment: loadConfig() gives the user, the data folder and the output folder. Built outside
+// environment: loadConfig() gives the user, the data folder and the output folder. The build
+// folder's rewind-site.json (written by buildSite) gives the years with data, one Year in review
+// page each; without it (Framework started by hand) they are read from the warehouse. Built outside
 // `rewind build` (no user), the site has no Year in review pages and its loaders refuse to run.
+import { readFileSync } from "node:fs";
 import { loadConfig } from "../config.ts";
-import { Layout } from "../warehouse/layout.ts";
-import { datasetOptions, siteYears } from "../warehouse/dashboards.ts";
 
 const config = loadConfig();
 const userId = config.site.userId;
-const layout = new Layout(config.home);
-const years = userId ? await siteYears(layout, datasetOptions(config, layout), userId) : [];
+const years = userId ? await siteYears(userId) : [];
+
+async function siteYears(user) {
+  try {
+    const settings = JSON.parse(readFileSync("rewind-site.json", "utf8"));
+    if (settings.userId === user && Array.isArray(settings.years)) return settings.years;
+  } catch {
+    // not built by buildSite: ask the warehouse
+  }
+  const { Layout } = await import("../warehouse/layout.ts");
+  const dashboards = await import("../warehouse/dashboards.ts");
+  const layout = new Layout(config.home);
+  return dashboards.siteYears(layout, dashboards.datasetOptions(config, layout), user);
+}
 
 export default {
   root: "src",

@@ -2,24 +2,32 @@
  * The dashboards' access to the warehouse, and the build of a user's site.
  *
  * Datasets: every file the Observable Framework site (dashboards/) reads is one dataset here, a
- * query over the same views `rewind sql` has (`plays`, `daily_rollups`, `period_snapshots`, and the
- * `int_plays_local` model for local days and hours), restricted to ONE user's files: the other
- * users' files are not even listed. A dataset is answered as Arrow IPC bytes (compact, columnar:
- * strings dictionary-encoded, integers in the smallest type that holds them, dates as days), which
- * the site reads with apache-arrow. The site's data loader (dashboards/src/data/warehouse.zip.ts)
- * writes every dataset of the user being built, computed in one DuckDB session, as the members of
- * one ZIP (`<dataset>.arrow`); Framework extracts the members each page references, so a browser
- * fetches only the Arrow files of the page it shows. (One process instead of one per dataset: a
- * loader process costs about a second to start, and the plays are localized once for all datasets.)
+ * query over the same views `rewind sql` has (`plays`, `daily_rollups`, `period_snapshots`, the
+ * `int_plays_local` model for local days and hours, and the shared catalog's `tracks` and `artists`
+ * for album art), restricted to ONE user's files: the other users' files are not even listed. A
+ * dataset is answered as Arrow IPC bytes (compact, columnar: strings dictionary-encoded, integers in
+ * the smallest type that holds them, dates as days; the same values always give the same bytes),
+ * which the site reads with apache-arrow. The site's one data loader
+ * (dashboards/src/data/warehouse.zip.ts) is a ZIP of every dataset (`<dataset>.arrow`); Framework
+ * extracts the members each page references, so a browser fetches only the Arrow files of the page
+ * it shows.
  *
- * The site build (`buildSite`): a per-user copy of the Framework project under the data folder
- * (`<home>/tmp/site-build/<user>/`: symlinks to dashboards/, so the source tree never holds user data
- * or a Framework cache), the loaders' cached outputs removed so that nothing from an earlier build
- * is reused, `observable build` run with the user in its environment, and the result swapped into
- * `layout.site(user)` (served by the API behind login) only when the whole build succeeded.
+ * The site build (`buildSite`), in the build's own process:
+ * 1. the datasets, computed in one DuckDB session (the plays localized once), each kept in the user's
+ *    dataset cache (`<home>/tmp/site-build/<user>/datasets/`) under a key made of the live files it
+ *    reads (DatasetInput), the user's settings and the code: a dataset whose files did not change is
+ *    read back, not computed;
+ * 2. the pages: when the site's shape (the dashboards project, the libraries, the years, Framework)
+ *    is the last Framework build's, the last site is copied with its data files replaced and the
+ *    pages' `registerFile` lines pointed at them (byte for byte what Framework would write, but the
+ *    files' times); otherwise Observable Framework builds every page in a per-user copy of the project
+ *    (`<home>/tmp/site-build/<user>/`: symlinks to dashboards/, so the source tree never holds user
+ *    data or a Framework cache), its loader output handed to it ready-made (no loader process);
+ * 3. the result swapped into `layout.site(user)` (served by the API behind login) only when the whole
+ *    build succeeded.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -37,6 +45,7 @@ import {
   Utf8,
   type DataType,
   type Vector,
+  tableFromIPC,
   tableToIPC,
   vectorFromArray,
 } from 'apache-arrow';
@@ -44,7 +53,7 @@ import { type Config, PROJECT_ROOT, loadConfig, siteBuildEnv } from '../config.t
 import { type Db, type DbOptions, ident, withDb } from './duckdb.ts';
 import { Layout, assertUserId } from './layout.ts';
 import { listManifests } from './manifest.ts';
-import { readJson } from './files.ts';
+import { liveFile, liveFiles, readJson, writeJsonAtomic } from './files.ts';
 import type { SyncState } from '../spotify/sync-state.ts';
 import { catalogSource, enrichmentBacklogIn } from './catalog.ts';
 import { martSource, modelSql, playsSource, readModelState, setModelVariables } from './models.ts';
@@ -82,7 +91,8 @@ function toNumber(v: unknown, column: string): number | null {
 
 const INT32_MAX = 2 ** 31 - 1;
 
-function vectorOf(column: Column): Vector {
+/** A column as an Arrow vector; `id` numbers its dictionary (the file's bytes depend on nothing but the values). */
+function vectorOf(column: Column, id: number): Vector {
   const { name, kind, values } = column;
   let type: DataType;
   let data: unknown[] = values;
@@ -90,7 +100,7 @@ function vectorOf(column: Column): Vector {
     case 'string': {
       data = values.map((v) => (v === null || v === undefined ? null : String(v)));
       const distinct = new Set(data).size;
-      type = new Dictionary(new Utf8(), distinct < 128 ? new Int8() : distinct < 32_768 ? new Int16() : new Int32());
+      type = new Dictionary(new Utf8(), distinct < 128 ? new Int8() : distinct < 32_768 ? new Int16() : new Int32(), id);
       break;
     }
     case 'int': {
@@ -130,7 +140,7 @@ function vectorOf(column: Column): Vector {
 /** Arrow IPC (stream format) bytes of the columns. */
 export function encodeArrow(columns: readonly Column[]): Uint8Array {
   const vectors: Record<string, Vector> = {};
-  for (const c of columns) vectors[c.name] = vectorOf(c);
+  columns.forEach((c, i) => (vectors[c.name] = vectorOf(c, i)));
   return tableToIPC(new Table(vectors), 'stream');
 }
 
@@ -614,13 +624,13 @@ export const DATASETS: Record<string, Dataset> = {
   // Album art where enrichment found it (the shared catalog, warehouse/catalog.ts): one row per entry
   // of the user's top lists (any period, as the lists spell it) that has an image, never the whole
   // catalog. A track: its album's image, by the URI the top list carries, else by artist + track
-  // name; an album: by artist + album name; an artist: by name, preferring an artist credited on one
-  // of the user's top tracks (names are not unique on Spotify).
+  // name, else by its artist + album name; an album: by artist + album name; an artist: by name,
+  // preferring an artist credited on one of the user's top tracks (names are not unique on Spotify).
   art: sqlDataset(
     "images of the entries of the user's top lists that the catalog has one for (album art for tracks and albums, the artist's image)",
     ['period_snapshots', 'catalog'],
     `with entries as (
-         select distinct entity, name, artist, entry_key, track_uri from snapshot_tops
+         select distinct entity, name, artist, album, entry_key, track_uri from snapshot_tops
      ),
      top_tracks as (
          select t.* from tracks t semi join entries e on e.entity = 'track' and e.track_uri = t.track_uri
@@ -640,6 +650,11 @@ export const DATASETS: Record<string, Dataset> = {
          select e.entity, e.name, e.artist, t.album_image_url, 2, t.fetched_at, t.album_uri
          from entries e inner join tracks t on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.album_name)) = e.entry_key
          where e.entity = 'album' and t.album_image_url is not null
+         union all
+         select e.entity, e.name, e.artist, t.album_image_url, 3, t.fetched_at, t.album_uri
+         from entries e inner join tracks t
+             on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.album_name)) = lower(trim(e.artist)) || chr(31) || lower(trim(e.album))
+         where e.entity = 'track' and t.album_image_url is not null
          union all
          select e.entity, e.name, e.artist, a.image_url, case when c.artist_uri is null then 2 else 1 end, a.fetched_at, a.artist_uri
          from entries e inner join artists a on lower(trim(a.name)) = e.entry_key
@@ -769,6 +784,11 @@ export type DatasetName = keyof typeof DATASETS;
 
 export class UnknownDatasetError extends Error {}
 
+/** Local days and hours in the zone the marts were built in, so that every page agrees with them. */
+async function datasetTimezone(layout: Layout, userId: string, defaultTimezone: string): Promise<string> {
+  return (await readModelState(layout))[userId]?.timezone ?? (await getUser(layout, userId))?.timezone ?? defaultTimezone;
+}
+
 /** Open a DuckDB with the user's views (only that user's files) and run `fn` with the scope. */
 async function withUserScope<T>(
   layout: Layout,
@@ -778,12 +798,7 @@ async function withUserScope<T>(
   fn: (scope: DatasetScope) => Promise<T>,
 ): Promise<T> {
   assertUserId(userId);
-  // Local days and hours in the zone the marts were built in, so that every page agrees with them.
-  const timezone =
-    settings.timezone ??
-    (await readModelState(layout))[userId]?.timezone ??
-    (await getUser(layout, userId))?.timezone ??
-    settings.defaultTimezone;
+  const timezone = settings.timezone ?? (await datasetTimezone(layout, userId, settings.defaultTimezone));
   return withDb(options, async (db) => {
     await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
     await db.run(`CREATE TEMP VIEW daily_rollups AS ${await martSource(layout, 'daily_rollups', userId)}`);
@@ -850,6 +865,18 @@ export async function datasetArrow(layout: Layout, options: DatasetOptions, user
   return encodeArrow(await datasetColumns(layout, options, userId, name));
 }
 
+/** A writer replaced a file between our listing and our read: list again (as queryWarehouse does). */
+async function retryVanished<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt < 5 && /No such file|No files found|cannot open file/i.test(String(e))) continue;
+      throw e;
+    }
+  }
+}
+
 /**
  * Every dataset of one user (or those named), as Arrow IPC bytes by name, computed in one DuckDB
  * session: the user's plays are localized once for all the datasets that need local time.
@@ -861,18 +888,146 @@ export async function siteDatasets(
   names: readonly string[] = Object.keys(DATASETS),
 ): Promise<Map<string, Uint8Array>> {
   const datasets = names.map((n) => [n, datasetNamed(n)] as const);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await withUserScope(layout, options.db, userId, options, async (scope) => {
-        const out = new Map<string, Uint8Array>();
-        for (const [name, dataset] of datasets) out.set(name, encodeArrow(await dataset.columns(scope)));
-        return out;
-      });
-    } catch (e) {
-      // An import or a sync replaced a file between our listing and our read: list again (as queryWarehouse does).
-      if (attempt < 5 && /No such file|No files found|cannot open file/i.test(String(e))) continue;
-      throw e;
+  return retryVanished(() =>
+    withUserScope(layout, options.db, userId, options, async (scope) => {
+      const out = new Map<string, Uint8Array>();
+      for (const [name, dataset] of datasets) out.set(name, encodeArrow(await dataset.columns(scope)));
+      return out;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dataset cache of the site build
+
+/**
+ * What the code that computes the datasets is: this module, the models and the catalog it reads,
+ * and the libraries that encode and query. A cached dataset made by other code is never reused.
+ */
+let codeVersionMemo: Promise<string> | undefined;
+function codeVersion(): Promise<string> {
+  codeVersionMemo ??= (async () => {
+    const hash = createHash('sha256');
+    const files = ['warehouse/dashboards.ts', 'warehouse/models.ts', 'warehouse/catalog.ts', 'sql/intermediate/int_plays_local.sql'];
+    for (const pkg of ['apache-arrow', '@duckdb/node-api']) files.push(path.join('node_modules', pkg, 'package.json'));
+    for (const file of files) hash.update(`\n${file}\n`).update(await fs.readFile(path.join(PROJECT_ROOT, file)));
+    return hash.digest('hex');
+  })();
+  return codeVersionMemo;
+}
+
+/** A file as a cache key part: its path (a generation number for warehouse files), size and time. */
+async function fileStamp(file: string): Promise<string> {
+  try {
+    const st = await fs.stat(file);
+    return `${file}\t${st.size}\t${st.mtimeMs}`;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return `${file}\t-`;
+    throw e;
+  }
+}
+
+/** The live files of one dataset input, stamped. */
+async function inputStamp(layout: Layout, userId: string, input: DatasetInput): Promise<string> {
+  let files: string[];
+  switch (input) {
+    case 'plays':
+      files = await liveFiles(layout.userPlays(userId));
+      break;
+    case 'daily_rollups':
+    case 'period_snapshots':
+      files = [await liveFile(layout.martPartition(input, userId))].filter((f): f is string => f !== undefined);
+      break;
+    case 'catalog':
+      files = (await Promise.all([liveFile(layout.tracksRoot), liveFile(layout.artistsRoot)])).filter((f): f is string => f !== undefined);
+      break;
+    case 'sync_state':
+      files = [layout.syncState(userId)];
+      break;
+    case 'manifests': {
+      const dir = layout.userImports(userId);
+      files = (await fs.readdir(dir).catch(() => [] as string[])).sort().map((n) => path.join(dir, n));
+      break;
     }
+  }
+  return `${input}\n${(await Promise.all(files.map(fileStamp))).join('\n')}`;
+}
+
+export interface SiteData {
+  /** Arrow IPC bytes by dataset name (every dataset of DATASETS). */
+  datasets: Map<string, Uint8Array>;
+  /** The calendar years with data (one Year in review page each), from the `years` dataset. */
+  years: string[];
+  /** Datasets computed by this call, and those taken from the cache (their inputs had not changed). */
+  computed: string[];
+  reused: string[];
+}
+
+/**
+ * Every dataset of one user for the site build. With `cacheDir`, each dataset is kept there under a
+ * key made of the user's settings, the code version and the live files it reads (DatasetInput): a
+ * dataset whose files did not change since the last build is read back instead of computed. The files
+ * are stamped BEFORE DuckDB lists them, so a cached entry is never newer than its key says (a writer
+ * that replaces a file in between only makes the next build compute that dataset again).
+ */
+export async function siteData(layout: Layout, options: DatasetOptions, userId: string, opts: { cacheDir?: string } = {}): Promise<SiteData> {
+  assertUserId(userId);
+  const { cacheDir } = opts;
+  const timezone = await datasetTimezone(layout, userId, options.defaultTimezone);
+  const settings = JSON.stringify([userId, timezone, options.sessionGapMinutes, options.temporalUi ?? null, options.temporalNamespace, await codeVersion()]);
+  const stamps = new Map<DatasetInput, Promise<string>>();
+  const stamp = (input: DatasetInput) => {
+    let s = stamps.get(input);
+    if (!s) stamps.set(input, (s = inputStamp(layout, userId, input)));
+    return s;
+  };
+  const datasets = new Map<string, Uint8Array>();
+  const reused: string[] = [];
+  const pending: { name: string; dataset: Dataset; key?: string }[] = [];
+  if (cacheDir) await fs.mkdir(cacheDir, { recursive: true });
+  for (const [name, dataset] of Object.entries(DATASETS)) {
+    if (!cacheDir || dataset.inputs === 'always') {
+      pending.push({ name, dataset });
+      continue;
+    }
+    const parts = await Promise.all(dataset.inputs.map(stamp));
+    const key = createHash('sha256').update(`${name}\n${settings}\n${parts.join('\n')}`).digest('hex').slice(0, 32);
+    const cached = await fs.readFile(path.join(cacheDir, `${name}.${key}.arrow`)).catch(() => undefined);
+    if (cached) {
+      datasets.set(name, new Uint8Array(cached.buffer, cached.byteOffset, cached.byteLength));
+      reused.push(name);
+    } else {
+      pending.push({ name, dataset, key });
+    }
+  }
+  if (pending.length > 0) {
+    const computed = await retryVanished(() =>
+      withUserScope(layout, options.db, userId, { ...options, timezone }, async (scope) => {
+        const out = new Map<string, Uint8Array>();
+        for (const { name, dataset } of pending) out.set(name, encodeArrow(await dataset.columns(scope)));
+        return out;
+      }),
+    );
+    for (const { name, key } of pending) {
+      const bytes = computed.get(name)!;
+      datasets.set(name, bytes);
+      if (cacheDir && key) await writeCacheEntry(cacheDir, name, key, bytes);
+    }
+  }
+  // In the order of DATASETS, whatever came from where.
+  const ordered = new Map(Object.keys(DATASETS).map((n) => [n, datasets.get(n)!]));
+  const years = [...tableFromIPC(ordered.get('years')!).getChild('year')!].map(String);
+  return { datasets: ordered, years, computed: pending.map((p) => p.name), reused };
+}
+
+/** Keep one entry per dataset: write the new one (temp name + rename), then remove the others. */
+async function writeCacheEntry(dir: string, name: string, key: string, bytes: Uint8Array): Promise<void> {
+  const file = path.join(dir, `${name}.${key}.arrow`);
+  const tmp = path.join(dir, `.tmp-${randomUUID()}`);
+  await fs.writeFile(tmp, bytes);
+  await fs.rename(tmp, file);
+  for (const other of await fs.readdir(dir)) {
+    if (other.startsWith(`${name}.`) && other.endsWith('.arrow') && other !== path.basename(file)) await fs.rm(path.join(dir, other), { force: true });
   }
 }
 
@@ -888,25 +1043,31 @@ export async function siteYears(layout: Layout, options: DatasetOptions, userId:
 /** The archive the site's data loader produces: one `<dataset>.arrow` member per dataset. */
 export const SITE_ARCHIVE = 'warehouse.zip';
 
+/** The ZIP of the datasets (members stored, not deflated: Framework extracts each file a page references). */
+async function archiveOf(datasets: Map<string, Uint8Array>): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const [name, bytes] of datasets) zip.addBuffer(Buffer.from(bytes), `${name}.arrow`, { compress: false });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of zip.outputStream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /**
  * For the data loader (dashboards/src/data/warehouse.zip.ts): write the ZIP of every dataset of the
- * user the site is being built for to stdout (members stored, not deflated: Framework extracts each
- * file a page references, and the browser only ever fetches those Arrow files). The user and the data
- * folder come from the configuration the site build passes down (REWIND_SITE_USER, see config.ts);
- * outside a site build this refuses.
+ * user the site is being built for to stdout, the browser only ever fetching the Arrow files a page
+ * references. The user and the data folder come from the configuration the site build passes down
+ * (REWIND_SITE_USER, see config.ts); outside a site build this refuses. (`buildSite` hands Framework
+ * the archive ready-made, so Framework runs this loader only when it is started by hand.)
  */
 export async function writeSiteArchive(config: Config = loadConfig(), out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const userId = config.site.userId;
   if (!userId) throw new Error(`the data loader of ${SITE_ARCHIVE} runs only inside a site build (rewind build): no site user is set`);
   const layout = new Layout(config.home);
-  const datasets = await siteDatasets(layout, datasetOptions(config, layout), userId);
-  const zip = new yazl.ZipFile();
-  for (const [name, bytes] of datasets) zip.addBuffer(Buffer.from(bytes), `${name}.arrow`, { compress: false });
-  zip.end();
+  const { datasets } = await siteData(layout, datasetOptions(config, layout), userId, { cacheDir: datasetCacheDir(layout, userId) });
+  const zip = await archiveOf(datasets);
   // Not pipeline(): that would end process.stdout.
-  for await (const chunk of zip.outputStream) {
-    await new Promise<void>((resolve, reject) => out.write(chunk as Buffer, (e) => (e ? reject(e) : resolve())));
-  }
+  await new Promise<void>((resolve, reject) => out.write(zip, (e) => (e ? reject(e) : resolve())));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -920,6 +1081,26 @@ export function siteWorkDir(layout: Layout, userId: string): string {
   return path.join(layout.tmp, 'site-build', assertUserId(userId));
 }
 
+/** The user's dataset cache (see siteData): in the user's build folder, under the data folder's tmp. */
+export function datasetCacheDir(layout: Layout, userId: string): string {
+  return path.join(siteWorkDir(layout, userId), 'datasets');
+}
+
+/**
+ * What the site build tells observablehq.config.js (in the build folder): the user and the years
+ * (one Year in review page each), so that Framework's process needs no DuckDB of its own.
+ */
+export const SITE_SETTINGS = 'rewind-site.json';
+export interface SiteSettings {
+  userId: string;
+  years: string[];
+}
+
+export interface SiteBuildOptions {
+  /** Run Observable Framework even when only the data changed (never reuse the last site's pages). */
+  full?: boolean;
+}
+
 export interface SiteBuildResult {
   userId: string;
   /** The built site (layout.site(userId)). */
@@ -928,6 +1109,13 @@ export interface SiteBuildResult {
   pages: string[];
   years: string[];
   seconds: number;
+  /**
+   * 'framework': Observable Framework rendered every page; 'data': the pages, scripts and styles
+   * were the last build's (same pages, same source, same libraries) and only the data files changed.
+   */
+  mode: 'framework' | 'data';
+  /** The datasets step: computed, or taken from the cache (their files had not changed). */
+  datasets: { computed: string[]; reused: string[]; seconds: number };
 }
 
 export class SiteBuildError extends Error {}
@@ -945,8 +1133,9 @@ async function listFiles(dir: string, base = dir): Promise<string[]> {
 /**
  * Lay out the per-user project: `observablehq.config.js` and `node_modules` linked, `src/` a real
  * folder whose entries link to dashboards/src's (so Framework's cache, `src/.observablehq/`, lands
- * in the data folder). The loaders' cached outputs of an earlier build are removed (only the bundles
- * of node_modules libraries, which hold no user data, are kept to save time).
+ * in the data folder). The loaders' cached outputs of an earlier build are removed; kept are only
+ * what holds no user data: the bundles of node_modules libraries (`_node`) and the npm version
+ * lookups (`_npm`, empty folders: kept, Framework asks the npm registry nothing again).
  */
 async function prepareWorkDir(work: string): Promise<void> {
   const src = path.join(work, 'src');
@@ -965,11 +1154,23 @@ async function prepareWorkDir(work: string): Promise<void> {
   const cache = path.join(src, '.observablehq', 'cache');
   await fs.mkdir(cache, { recursive: true });
   for (const name of await fs.readdir(cache)) {
-    if (name !== '_node') await fs.rm(path.join(cache, name), { recursive: true, force: true });
+    if (name !== '_node' && name !== '_npm') await fs.rm(path.join(cache, name), { recursive: true, force: true });
   }
   for (const name of await fs.readdir(work)) {
     if (name.startsWith('dist-')) await fs.rm(path.join(work, name), { recursive: true, force: true });
   }
+}
+
+/**
+ * Put the data loader's output in Framework's cache, newer than the loader: Framework takes it as
+ * fresh and runs no loader process (which would start Node and DuckDB again for the same datasets).
+ */
+async function seedLoaderCache(work: string, datasets: Map<string, Uint8Array>): Promise<void> {
+  const file = path.join(work, 'src', '.observablehq', 'cache', 'data', SITE_ARCHIVE);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${randomUUID()}`;
+  await fs.writeFile(tmp, await archiveOf(datasets));
+  await fs.rename(tmp, file);
 }
 
 /** Run `observable build` in `work` for the user; its output (and the loaders' errors) are collected. */
@@ -996,6 +1197,104 @@ function runFramework(config: Config, work: string, userId: string, output: stri
   });
 }
 
+/**
+ * What the pages of a site are made of besides the data: the user (the footer), the years (one page
+ * each), the datasets (the files pages reference), the dashboards project's every file, the
+ * libraries (package-lock.json), Framework's version and Node's. Two builds with the same shape
+ * differ only in their data files.
+ */
+async function siteShape(userId: string, years: readonly string[], datasets: readonly string[]): Promise<string> {
+  const require = createRequire(import.meta.url);
+  const hash = createHash('sha256');
+  const framework = (require('@observablehq/framework/package.json') as { version: string }).version;
+  hash.update(JSON.stringify({ userId, years, datasets, framework, node: process.version }));
+  for (const file of await listFiles(DASHBOARDS_ROOT)) hash.update(`\n${file}\n`).update(await fs.readFile(path.join(DASHBOARDS_ROOT, file)));
+  hash.update(await fs.readFile(path.join(PROJECT_ROOT, 'package-lock.json')).catch(() => Buffer.alloc(0)));
+  return hash.digest('hex');
+}
+
+/** The last Framework build of a user's site (in the build folder): its shape and pages. */
+interface FrameworkBuildRecord {
+  shape: string;
+  pages: string[];
+}
+const FRAMEWORK_RECORD = 'framework-build.json';
+
+/** A data file a page registers: `registerFile("./data/warehouse/top.arrow", {...,"path":"./_file/data/warehouse/top.<hash>.arrow",...});` */
+const REGISTER_FILE = /\nregisterFile\(("(?:[^"\\\n]|\\.)*"), (\{[^\n]*?\})\);/g;
+const DATA_NAME = /^(?:\.\.?\/)+data\/warehouse\/([a-z0-9_]+)\.arrow$/;
+const DATA_PATH = /^((?:\.\.?\/)+_file\/data\/warehouse\/[a-z0-9_]+)\.([0-9a-f]{8})\.arrow$/;
+
+/**
+ * The site of the last build with new data, written to `output` without Framework: a copy of `site`
+ * whose data files are replaced by the new datasets' (named, as Framework names them, by the first 8
+ * hex digits of the SHA-256 of their bytes), and whose pages register the new files (the
+ * `registerFile` lines Framework writes, with the new path, size and time). Everything else of a page
+ * depends only on the site's shape, which is the last Framework build's. Returns undefined (and the
+ * caller runs Framework) when anything is not exactly as Framework left it.
+ */
+async function replaceSiteData(site: string, output: string, datasets: Map<string, Uint8Array>, record: FrameworkBuildRecord): Promise<string[] | undefined> {
+  let files: string[];
+  try {
+    files = await listFiles(site);
+  } catch {
+    return undefined;
+  }
+  const pages = files.filter((f) => f.endsWith('.html'));
+  if (JSON.stringify(pages) !== JSON.stringify([...record.pages].sort())) return undefined;
+  const dataDir = path.join('_file', 'data', 'warehouse');
+  const oldData = new Set(files.filter((f) => f.startsWith(`${dataDir}${path.sep}`)));
+  const hashes = new Map([...datasets].map(([name, bytes]) => [name, createHash('sha256').update(bytes).digest('hex').slice(0, 8)]));
+  const now = Date.now();
+  const rewritten = new Map<string, string>();
+  const referenced = new Set<string>();
+  for (const page of pages) {
+    const html = await fs.readFile(path.join(site, page), 'utf8');
+    let bad = false;
+    const next = html.replace(REGISTER_FILE, (whole, nameJson: string, infoJson: string) => {
+      let name: string;
+      let info: { name?: string; mimeType?: string; path?: string; lastModified?: number; size?: number };
+      try {
+        name = JSON.parse(nameJson) as string;
+        info = JSON.parse(infoJson) as typeof info;
+      } catch {
+        bad = true;
+        return whole;
+      }
+      const dataset = DATA_NAME.exec(name)?.[1];
+      const at = DATA_PATH.exec(info.path ?? '');
+      const hash = dataset === undefined ? undefined : hashes.get(dataset);
+      if (!dataset || !at || !hash || info.name !== name || path.posix.basename(at[1]!) !== dataset) {
+        bad = true;
+        return whole;
+      }
+      const file = path.join(dataDir, `${dataset}.${hash}.arrow`);
+      referenced.add(file);
+      if (!oldData.has(path.join(dataDir, `${dataset}.${at[2]}.arrow`))) bad = true;
+      if (at[2] === hash) return whole;
+      const renewed = { name, mimeType: info.mimeType, path: `${at[1]}.${hash}.arrow`, lastModified: now, size: datasets.get(dataset)!.byteLength };
+      return `\nregisterFile(${JSON.stringify(name)}, ${JSON.stringify(renewed)});`;
+    });
+    if (bad) return undefined;
+    if (next !== html) rewritten.set(page, next);
+  }
+  // Every file of the site but the data is copied as it is (content-hashed scripts and styles, pages).
+  await fs.mkdir(output, { recursive: true });
+  for (const file of files) {
+    if (oldData.has(file)) continue;
+    await fs.mkdir(path.dirname(path.join(output, file)), { recursive: true });
+    const text = rewritten.get(file);
+    if (text === undefined) await fs.copyFile(path.join(site, file), path.join(output, file));
+    else await fs.writeFile(path.join(output, file), text);
+  }
+  for (const file of referenced) {
+    const dataset = path.basename(file).replace(/\.[0-9a-f]{8}\.arrow$/, '');
+    await fs.mkdir(path.dirname(path.join(output, file)), { recursive: true });
+    await fs.writeFile(path.join(output, file), datasets.get(dataset)!);
+  }
+  return pages;
+}
+
 /** Replace `target` with `next` (both folders in the data folder): rename away, rename in, remove. */
 async function swapInto(next: string, target: string): Promise<void> {
   await fs.mkdir(path.dirname(target), { recursive: true });
@@ -1013,27 +1312,59 @@ async function swapInto(next: string, target: string): Promise<void> {
 
 /**
  * Build the user's site from the warehouse into `layout.site(userId)`. One build per user at a time
- * (a lock); builds of different users share nothing but the node_modules libraries.
+ * (a lock); builds of different users share nothing but the node_modules libraries' bundles.
+ *
+ * 1. The datasets, in this process, each taken from the user's dataset cache when the files it
+ *    reads did not change (siteData).
+ * 2. When the site's shape (siteShape: the project, the libraries, the years...) is the last
+ *    Framework build's and that site is still there, only its data files are replaced
+ *    (replaceSiteData): no Framework, no process. Otherwise Observable Framework builds every page
+ *    (one process, its loader output handed to it ready-made, no loader process).
+ * 3. The new site is swapped in only when the whole build succeeded.
  */
-export async function buildSite(config: Config, userId: string, log: (m: string) => void = () => undefined): Promise<SiteBuildResult> {
+export async function buildSite(
+  config: Config,
+  userId: string,
+  log: (m: string) => void = () => undefined,
+  opts: SiteBuildOptions = {},
+): Promise<SiteBuildResult> {
   assertUserId(userId);
   const started = performance.now();
   const layout = new Layout(config.home);
   return withLock(layout, `site-${userId}`, async () => {
     const work = siteWorkDir(layout, userId);
-    await prepareWorkDir(work);
+    await fs.mkdir(work, { recursive: true });
+    const data = await siteData(layout, datasetOptions(config, layout), userId, { cacheDir: datasetCacheDir(layout, userId) });
+    const dataSeconds = (performance.now() - started) / 1000;
+    log(`${userId}: datasets in ${dataSeconds.toFixed(1)} s (${data.computed.length} computed, ${data.reused.length} unchanged)`);
+    const shape = await siteShape(userId, data.years, [...data.datasets.keys()]);
+    const recordFile = path.join(work, FRAMEWORK_RECORD);
+    const record = await readJson<FrameworkBuildRecord>(recordFile);
+    const site = layout.site(userId);
     const output = path.join(work, `dist-${randomUUID()}`);
     try {
-      log(`${userId}: building the site`);
-      await runFramework(config, work, userId, output);
-      const pages = (await listFiles(output)).filter((f) => f.endsWith('.html'));
+      let mode: SiteBuildResult['mode'] = 'data';
+      let pages = !opts.full && record?.shape === shape ? await replaceSiteData(site, output, data.datasets, record) : undefined;
+      if (!pages) {
+        mode = 'framework';
+        await fs.rm(output, { recursive: true, force: true });
+        log(`${userId}: building the site with Observable Framework`);
+        await prepareWorkDir(work);
+        await seedLoaderCache(work, data.datasets);
+        await writeJsonAtomic(path.join(work, SITE_SETTINGS), { userId, years: data.years } satisfies SiteSettings);
+        await runFramework(config, work, userId, output);
+        pages = (await listFiles(output)).filter((f) => f.endsWith('.html'));
+        // The record describes the site being swapped in only once it is there.
+        await fs.rm(recordFile, { force: true });
+      }
       const years = pages.map((p) => /^years[/\\](\d{4})\.html$/.exec(p)?.[1]).filter((y): y is string => y !== undefined);
-      const site = layout.site(userId);
       await swapInto(output, site);
-      return { userId, site, pages, years, seconds: (performance.now() - started) / 1000 };
+      if (mode === 'framework') await writeJsonAtomic(recordFile, { shape, pages } satisfies FrameworkBuildRecord);
+      const seconds = (performance.now() - started) / 1000;
+      return { userId, site, pages, years, seconds, mode, datasets: { computed: data.computed, reused: data.reused, seconds: dataSeconds } };
     } finally {
       await fs.rm(output, { recursive: true, force: true });
-      // The loader's outputs are in the site now: no second copy of the user's data stays behind.
+      // The loader's outputs are in the site now: no second copy stays in Framework's cache.
       await fs.rm(path.join(work, 'src', '.observablehq', 'cache', 'data'), { recursive: true, force: true });
     }
   });

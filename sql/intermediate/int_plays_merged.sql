@@ -45,9 +45,10 @@
 --          after the former (listed at its wall-clock end: its ts is the time of the sync).
 --      Only candidates with one side new in this merge are considered (stored pairs were settled
 --      when they met), and only exported rows not matched before (api_played_at IS NULL).
---      Pairs are one-to-one, chosen in rounds and phases. Phases, in order: streams of 30 s or
---      more (the API lists only those) with an anchor within 10 s (Account: 100 s), within the
---      window, after a pause; then the same for shorter streams. A round looks only at the
+--      Pairs are one-to-one, chosen in rounds and phases. Phases, in order: a stream of 30 s or
+--      more for an API play of 30 s or more (recently-played lists only those), or a shorter one
+--      for a skip the realtime mode recorded (its ms_played is its own), with an anchor within
+--      10 s (Account: 100 s), within the window, after a pause; then the same across the two. A round looks only at the
 --      candidates of the first phase that has any left. Every API row picks its closest stream by
 --      whole seconds, then the earliest, then the closest; every stream picks an API row that has
 --      no other candidate first (when a track is played twice in a row, one played_at can be the
@@ -381,7 +382,7 @@ api_targets as (
 api_same_track as (
 
     select
-        a.api_key, a.api_played_at as p,
+        a.api_key, a.api_played_at as p, a.ms_played as api_ms_played,
         x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at,
         x.next_offline_at
     from api_candidates as a
@@ -390,7 +391,7 @@ api_same_track as (
     where a.status = 'added' or x.status = 'added'
     union
     select
-        a.api_key, a.api_played_at as p,
+        a.api_key, a.api_played_at as p, a.ms_played as api_ms_played,
         x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at,
         x.next_offline_at
     from api_candidates as a
@@ -407,7 +408,9 @@ api_distances as (
         x_key,
         p,
         coalesce(offline_at, started_at) as x_time,
-        ms_played < 30000 as short,
+        -- a listen (30 s or more) against a skip: recently-played lists only listens; the realtime
+        -- mode's skips carry their own short ms_played
+        (ms_played < 30000) <> (coalesce(api_ms_played, 30000) < 30000) as short,
         source,
         case
             when source = 'account_export' then least(
@@ -443,8 +446,8 @@ api_distances as (
 
 api_edges as (
 
-    -- phase: 0-2 for streams of 30 s or more (anchor within 10 s (Account: 100 s); within the
-    -- window; after a pause), 3-5 the same for shorter streams
+    -- phase: 0-2 for a listen against a listen, or a skip against a skip (anchor within 10 s
+    -- (Account: 100 s); within the window; after a pause), 3-5 the same for a listen against a skip
     select
         api_key,
         x_key,

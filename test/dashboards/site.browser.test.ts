@@ -5,13 +5,16 @@
  *
  * Every page: opened, every chart drew marks (or every table has rows), no console error, no request
  * leaving the server's origin, and a screenshot saved (printed at the end). A few figures on the
- * pages are compared with the same figures from `rewind sql` (queryWarehouse).
+ * pages are compared with the same figures from `rewind sql` (queryWarehouse). Last, the catalog gets
+ * images for top entries (as enrichment writes them): the pages draw them from https://i.scdn.co,
+ * answered here by playwright's page.route with local PNGs (no internet).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -24,6 +27,8 @@ import { buildSite } from '../../warehouse/dashboards.ts';
 import { queryWarehouse } from '../../warehouse/query.ts';
 import { ensureUser } from '../../warehouse/users.ts';
 import { rebuildUserModels } from '../../warehouse/models.ts';
+import { artistRowFromApi, trackRowFromApi, writeCatalog } from '../../warehouse/catalog.ts';
+import { withDb } from '../../warehouse/duckdb.ts';
 import { buildApp } from '../../api/app.ts';
 import { createToken } from '../../api/auth/tokens.ts';
 import { createTemporalImports } from '../../api/imports.ts';
@@ -59,12 +64,16 @@ interface Visit {
 }
 
 /** Open a page as the demo user (Bearer token on every request), record errors and foreign requests. */
-async function visit(rel: string, opts: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } } = {}): Promise<Visit> {
+async function visit(
+  rel: string,
+  opts: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number }; setup?: (context: BrowserContext) => Promise<void> } = {},
+): Promise<Visit> {
   const context = await browser.newContext({
     extraHTTPHeaders: { authorization: `Bearer ${token}` },
     colorScheme: opts.colorScheme ?? 'light',
     viewport: opts.viewport ?? { width: 1280, height: 900 },
   });
+  await opts.setup?.(context);
   const page = await context.newPage();
   const errors: string[] = [];
   const foreign: string[] = [];
@@ -85,6 +94,29 @@ async function visit(rel: string, opts: { colorScheme?: 'light' | 'dark'; viewpo
   await page.waitForFunction(() => document.querySelectorAll('#observablehq-main [data-chart], #observablehq-main .empty').length > 0, null, { timeout: 20_000 });
   await page.waitForTimeout(300);
   return { page, errors, foreign, context };
+}
+
+/** A small solid PNG (size x size, one RGB colour): what the test's "Spotify image server" answers. */
+function png(size: number, [r, g, b]: [number, number, number]): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(zlib.crc32(body), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: size }, () => [r, g, b]).flat())]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', zlib.deflateSync(Buffer.concat(Array.from({ length: size }, () => row)))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 async function shot(v: Visit, name: string): Promise<void> {
@@ -254,6 +286,90 @@ describe('the dashboards in Chromium, through the API server', () => {
       await shot(phone, 'index-phone');
     } finally {
       await phone.context.close();
+    }
+  });
+  test('Top and Year in review: album art and artist pictures where the catalog has them, from i.scdn.co only', async () => {
+    // The enrichment found images for the #1 artist and the #1 track of the last 365 days, and for the
+    // #1 artist of the last complete year (the shared catalog, as the enrich workflow writes it).
+    const [artist] = await sql(`select a.artist_name as name from period_snapshots, unnest(top_artists) as t(a) where user_id = 'demo' and period_type = 'year' and a.rank = 1`);
+    const [track] = await sql(`select t.track_name as name, t.artist_name as artist, t.album_name as album, t.track_uri as uri from period_snapshots, unnest(top_tracks) as x(t) where user_id = 'demo' and period_type = 'year' and t.rank = 1`);
+    const year = String(new Date().getUTCFullYear() - 1);
+    const [yearArtist] = await sql(`select a.artist_name as name from period_snapshots, unnest(top_artists) as t(a) where user_id = 'demo' and period_type = 'calendar_year' and period_key = '${year}' and a.rank = 1`);
+    assert.match(String(track!.uri), /^spotify:track:[A-Za-z0-9]{22}$/);
+    const hex = (n: number) => n.toString(16).padStart(24, '0');
+    const artistImage = `https://i.scdn.co/image/ab6761610000e5eb${hex(1)}`; // 640 px: the page asks for the 160 px sibling
+    const yearArtistImage = `https://i.scdn.co/image/ab6761610000e5eb${hex(2)}`;
+    const albumImage = `https://i.scdn.co/image/ab67616d0000b273${hex(3)}`; // 640 px: the page asks for the 64 px sibling
+    const small = (url: string) => url.replace('ab6761610000e5eb', 'ab6761610000f178').replace('ab67616d0000b273', 'ab67616d00004851');
+    const fetchedAt = new Date().toISOString();
+    const artistRow = (n: number, name: string, url: string) =>
+      artistRowFromApi({ uri: `spotify:artist:${String(n).padStart(22, '0')}`, name, genres: [], images: [{ url, width: 640, height: 640 }] }, { source: 'lookup', fetchedAt })!;
+    await withDb({ threads: 1, memoryLimit: '256MB' }, (db) =>
+      writeCatalog(db, layout, {
+        tracks: [
+          trackRowFromApi(
+            { uri: track!.uri, name: track!.name, album: { uri: `spotify:album:${'1'.repeat(22)}`, name: track!.album, images: [{ url: albumImage, width: 640, height: 640 }] }, artists: [{ uri: `spotify:artist:${'9'.repeat(22)}`, name: track!.artist }] },
+            { source: 'lookup', fetchedAt },
+          )!,
+        ],
+        artists: [artistRow(1, String(artist!.name), artistImage), ...(yearArtist!.name === artist!.name ? [] : [artistRow(2, String(yearArtist!.name), yearArtistImage)])],
+      }),
+    );
+    const rebuilt = await buildSite(config, 'demo');
+    assert.equal(rebuilt.mode, 'data', 'only the art (and the backlog) changed');
+    assert.deepEqual(rebuilt.datasets.computed.sort(), ['art', 'enrichment']);
+
+    // The "Spotify image server": every request to i.scdn.co answered with a local PNG (no internet).
+    const served: string[] = [];
+    const imageServer = async (context: BrowserContext) => {
+      await context.route('https://i.scdn.co/**', async (route) => {
+        served.push(route.request().url());
+        const i = served.length;
+        await route.fulfill({ status: 200, contentType: 'image/png', body: png(64, [40 + ((i * 70) % 200), 120, 200 - ((i * 50) % 150)]) });
+      });
+    };
+    const drawn = (v: Visit, url: string) =>
+      v.page.waitForFunction((src) => [...document.querySelectorAll('img.art')].some((img) => (img as HTMLImageElement).src === src && (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0), url, { timeout: 10_000 });
+
+    const v = await visit('top.html', { setup: imageServer });
+    try {
+      const response = await v.page.request.get(`${origin}/top.html`, { headers: { authorization: `Bearer ${token}` } });
+      assert.match(response.headers()['content-security-policy'] ?? '', /img-src 'self' data: blob: https:\/\/i\.scdn\.co;/);
+      // Artists (the default): the #1 row shows the artist's picture, rows without one their initials.
+      await drawn(v, small(artistImage));
+      const first = v.page.locator('[data-chart="top-table"] tbody tr').first();
+      assert.ok((await first.textContent())?.includes(String(artist!.name)));
+      const img = first.locator('img.art');
+      assert.equal(await img.getAttribute('src'), small(artistImage));
+      assert.equal(await img.getAttribute('loading'), 'lazy');
+      assert.equal(await img.getAttribute('referrerpolicy'), 'no-referrer');
+      assert.ok((await v.page.locator('[data-chart="top-table"] tbody tr span.art').count()) > 0, 'initials where there is no image');
+      await shot(v, 'top-art-artists');
+      // Tracks: the #1 track shows its album's cover (matched by the URI its plays carry).
+      await v.page.getByLabel('Tracks').check();
+      await drawn(v, small(albumImage));
+      const firstTrack = v.page.locator('[data-figure="top-track-year"] tbody tr').first();
+      assert.ok((await firstTrack.textContent())?.includes(String(track!.name)));
+      assert.equal(await firstTrack.locator('img.art').getAttribute('src'), small(albumImage));
+      await shot(v, 'top-art-tracks');
+      assert.ok(served.includes(small(artistImage)) && served.includes(small(albumImage)), served.join(', '));
+      assert.deepEqual(v.foreign.filter((u) => !u.startsWith('https://i.scdn.co/')), [], 'nothing else from elsewhere');
+      assert.deepEqual(v.errors, []);
+    } finally {
+      await v.context.close();
+    }
+
+    const y = await visit(`years/${year}.html`, { setup: imageServer });
+    try {
+      const url = small(yearArtist!.name === artist!.name ? artistImage : yearArtistImage);
+      await drawn(y, url);
+      const firstArtist = y.page.locator(`[data-figure="top5-artist-${year}"] li`).first();
+      assert.equal(await firstArtist.locator('img.art').getAttribute('src'), url);
+      assert.equal((await firstArtist.locator('.what').evaluate((e) => e.childNodes[0]?.textContent))?.trim(), yearArtist!.name);
+      assert.deepEqual(y.errors, []);
+      await shot(y, `years-${year}-art`);
+    } finally {
+      await y.context.close();
     }
   });
 });

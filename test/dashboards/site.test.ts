@@ -3,7 +3,8 @@
  * dev server), a second user written as Parquet plays, then the CLI rebuilds the models and builds
  * each user's Observable Framework site. Checks the output: every page, data as Arrow files, no
  * reference to anything outside the site (the build needs no network), no data of another user, the
- * source tree untouched, and a rebuild that shows new plays (nothing reused from the last build).
+ * source tree untouched, and rebuilds: after new plays only the data files are replaced (the same
+ * site, byte for byte, as a Framework build makes), a new year makes Framework build again.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -162,17 +163,44 @@ describe('rewind build', () => {
     for (const f of sourceBefore) assert.ok(!f.includes('.observablehq') && !f.startsWith('dist'), f);
   });
 
-  test('a rebuild shows new plays: nothing is reused from the last build', async () => {
+  test('a rebuild after new plays replaces only the data (no Framework run) and shows them', async () => {
     await writePlays(layout, 'other', [{ artist_name: 'Late Arrival', track_name: 'New', album_name: 'Fresh', started_at: '2021-04-09T12:00:00Z', ms_played: 200_000 }]);
     await rebuildUserModels(layout, { threads: 2 }, 'other', { days: ['2021-04-09'] });
     const before = (await siteData('other')).get('meta')![0]!.plays;
     const result = await buildSite(config, 'other');
     assert.equal(result.site, layout.site('other'));
+    assert.equal(result.mode, 'data', 'same pages, same project: only the data files change');
+    assert.ok(result.datasets.computed.includes('meta') && result.datasets.reused.includes('imports'), JSON.stringify(result.datasets));
     const data = await siteData('other');
     assert.equal(data.get('meta')![0]!.plays, Number(before) + 1);
     assert.ok(data.get('top')!.some((r) => r.name === 'Late Arrival'));
     // One generation of the site at a time: the previous one was swapped out and removed.
     const siblings = await fs.readdir(path.dirname(layout.site('other')));
     assert.deepEqual(siblings.sort(), ['demo', 'other']);
+  });
+
+  test('the site the data path makes is the one Framework makes, byte for byte (but the files\' times)', async () => {
+    const snapshot = async () => {
+      const site = layout.site('other');
+      const out = new Map<string, string>();
+      for (const f of await files(site)) out.set(f, (await fs.readFile(path.join(site, f), 'latin1')).replace(/"lastModified":\d+/g, '"lastModified":0'));
+      return out;
+    };
+    const fast = await snapshot();
+    const full = await buildSite(config, 'other', undefined, { full: true });
+    assert.equal(full.mode, 'framework');
+    const framework = await snapshot();
+    assert.deepEqual([...fast.keys()], [...framework.keys()]);
+    for (const [f, text] of framework) assert.ok(fast.get(f) === text, `${f} differs`);
+  });
+
+  test('a new year (a new page) makes Framework build the site again; the source tree stays clean', async () => {
+    await writePlays(layout, 'other', [{ artist_name: 'Zebra Secret', track_name: 'Later', album_name: 'Private', started_at: '2022-01-03T12:00:00Z', ms_played: 200_000 }]);
+    await rebuildUserModels(layout, { threads: 2 }, 'other');
+    const result = await buildSite(config, 'other');
+    assert.equal(result.mode, 'framework');
+    assert.deepEqual(result.years, ['2021', '2022']);
+    assert.ok((await files(layout.site('other'))).includes(path.join('years', '2022.html')));
+    assert.deepEqual(await files(DASHBOARDS_ROOT), sourceBefore);
   });
 });

@@ -67,6 +67,9 @@ const EXPORTED: PlayInput[] = [
   ext('Tau', '17:00:00', 200_000),
   ext('Sigma', '17:20:00', 70_000),
   ext('Sigma', '17:23:00', 180_000),
+  // A 10 s skip, then the same track in full: the realtime mode recorded the skip.
+  ext('Upsilon', '18:00:10', 10_000),
+  ext('Upsilon', '18:03:30', 200_000),
 ];
 
 const API: PlayInput[] = [
@@ -86,6 +89,8 @@ const API: PlayInput[] = [
   api('Rho', '16:03:00.900'), // the start of the second, 600 ms later
   api('Sigma', '17:01:10.000'), // the start of the first, before its pause
   api('Sigma', '17:20:00.400'), // the start of the second: also the end of the first
+  api('Upsilon', '18:00:10.500', 10_000, { source_file: 'currently-playing' }), // the skip, seen by the realtime mode
+  api('Upsilon', '18:03:30.400', 200_000), // the full play
 ];
 
 /** Which API play each exported stream is (track, end -> api played_at); the rest have none. */
@@ -105,6 +110,8 @@ const EXPECTED_PAIRS: Record<string, string> = {
   [`Rho ${t('16:06:01')}`]: t('16:03:00.900'),
   [`Sigma ${t('17:20:00')}`]: t('17:01:10.000'),
   [`Sigma ${t('17:23:00')}`]: t('17:20:00.400'),
+  [`Upsilon ${t('18:00:10')}`]: t('18:00:10.500'),
+  [`Upsilon ${t('18:03:30')}`]: t('18:03:30.400'),
 };
 
 type Row = {

@@ -24,10 +24,13 @@ import {
   type Column,
   datasetOptions,
   encodeArrow,
+  siteData,
   siteDatasets,
   siteYears,
   writeSiteArchive,
 } from '../../warehouse/dashboards.ts';
+import { artistRowFromApi, trackRowFromApi, writeCatalog } from '../../warehouse/catalog.ts';
+import { withDb } from '../../warehouse/duckdb.ts';
 import { writePlays, type PlayInput } from '../helpers/plays.ts';
 
 let root: string;
@@ -303,6 +306,16 @@ describe('Arrow encoding', () => {
     assert.equal(table.getChild('b')!.get(2), null);
   });
 
+  test('the same values give the same bytes (dictionary ids are fixed), whatever was encoded before', () => {
+    const columns: Column[] = [
+      { name: 'name', kind: 'string', values: ['a', 'b'] },
+      { name: 'other', kind: 'string', values: ['x', null] },
+    ];
+    const first = encodeArrow(columns);
+    encodeArrow([{ name: 'z', kind: 'string', values: ['q'] }]);
+    assert.deepEqual(encodeArrow(columns), first);
+  });
+
   test('an integer beyond 2^53 is refused rather than rounded', () => {
     assert.throws(() => encodeArrow([{ name: 'x', kind: 'int', values: [2n ** 60n + 1n] }]), /does not fit/);
   });
@@ -329,5 +342,129 @@ describe('the site archive (the data loader)', () => {
     );
     assert.deepEqual(names.sort(), Object.keys(DATASETS).map((n) => `${n}.arrow`).sort());
     assert.ok(zip.includes(Buffer.from('Zebra Secret')));
+  });
+});
+
+const uri = (kind: 'track' | 'artist', n: number) => `spotify:${kind}:${String(n).padStart(22, 'A')}`;
+const image = (id: string) => `https://i.scdn.co/image/ab67616d0000b273${id.padEnd(24, '0')}`;
+
+/**
+ * Dora: "Song A" (a URI the catalog knows under another spelling), "Song B" (no URI; the catalog has
+ * it by name), "Song D" (unknown, but its album is known), "Nobody" (not in the catalog). The catalog also holds two artists called "Artist One"
+ * (one credited on Song A), an unrelated track and Bob's artist, all with images.
+ */
+describe('art: images of the top lists from the shared catalog', () => {
+  let dora: Record<string, unknown>[];
+  before(async () => {
+    await ensureUser(layout, 'dora', 'UTC');
+    await writePlays(layout, 'dora', [
+      ...[1, 2, 3].map((d) => ({ artist_name: 'Artist One', track_name: 'Song A', album_name: 'Album X', track_uri: uri('track', 1), started_at: `2024-02-0${d}T10:00:00Z` })),
+      ...[1, 2].map((d) => ({ artist_name: 'Artist Two', track_name: 'Song B', album_name: 'Album Y', track_uri: null, started_at: `2024-02-0${d}T11:00:00Z` })),
+      { artist_name: 'Artist Two', track_name: 'Song D', album_name: 'Album Y', started_at: '2024-02-03T11:00:00Z' },
+      { artist_name: 'Nobody', track_name: 'Unknown', album_name: 'Nowhere', started_at: '2024-02-04T10:00:00Z' },
+    ]);
+    await rebuildUserModels(layout, dbOptions, 'dora');
+    const at = '2024-03-01T00:00:00Z';
+    const track = (n: number, name: string, album: string, img: string, artists: [number, string][]) =>
+      trackRowFromApi(
+        { uri: uri('track', n), name, album: { uri: `spotify:album:${String(n).padStart(22, 'B')}`, name: album, images: [{ url: image(img), width: 640, height: 640 }] }, artists: artists.map(([a, nm]) => ({ uri: uri('artist', a), name: nm })) },
+        { source: 'lookup', fetchedAt: at },
+      )!;
+    const artist = (n: number, name: string, img: string, fetchedAt = at) =>
+      artistRowFromApi({ uri: uri('artist', n), name, genres: [], images: [{ url: `https://i.scdn.co/image/${img.padEnd(40, '0')}`, width: 640 }] }, { source: 'lookup', fetchedAt })!;
+    await withDb(dbOptions, (db) =>
+      writeCatalog(db, layout, {
+        tracks: [
+          track(1, 'Song A (Remastered)', 'Album X', 'a', [[1, 'Artist One']]),
+          track(2, 'Song B', 'Album Y', 'b', [[2, 'Artist Two']]),
+          track(3, 'Elsewhere', 'Other Album', 'z', [[3, 'Zebra Secret']]),
+        ],
+        artists: [artist(1, 'Artist One', 'art1'), artist(9, 'Artist One', 'art9', '2024-03-02T00:00:00Z'), artist(2, 'artist two ', 'art2'), artist(3, 'Zebra Secret', 'zebra')],
+      }),
+    );
+    dora = rowsOf((await siteDatasets(layout, datasetOptions(config, layout), 'dora', ['art'])).get('art')!);
+  });
+
+  test('tracks by URI, else by name, else by album; albums by name; artists by name, the credited one first', () => {
+    assert.deepEqual(
+      dora.map((r) => [r.entity, r.name, r.artist, r.image]),
+      [
+        ['album', 'Album X', 'Artist One', image('a')],
+        ['album', 'Album Y', 'Artist Two', image('b')],
+        ['artist', 'Artist One', null, `https://i.scdn.co/image/${'art1'.padEnd(40, '0')}`],
+        ['artist', 'Artist Two', null, `https://i.scdn.co/image/${'art2'.padEnd(40, '0')}`],
+        ['track', 'Song A', 'Artist One', image('a')],
+        ['track', 'Song B', 'Artist Two', image('b')],
+        ['track', 'Song D', 'Artist Two', image('b')],
+      ],
+    );
+  });
+
+  test("only the user's top entries: never the rest of the catalog, never another user's", async () => {
+    const text = dora.map((r) => JSON.stringify(r)).join('\n');
+    assert.doesNotMatch(text, /Zebra|zebra|Elsewhere|Nobody/);
+    const bob = rowsOf((await siteDatasets(layout, datasetOptions(config, layout), 'bob', ['art'])).get('art')!);
+    assert.deepEqual(bob.map((r) => [r.entity, r.name]), [['artist', 'Zebra Secret']]);
+    // Every entry with art is in the user's top lists (period_snapshots), as `rewind sql` has them.
+    const names = new Set((await sql(`select a.artist_name as n from period_snapshots, unnest(top_artists) as t(a) where user_id = 'dora'`)).map((r) => r.n));
+    for (const r of dora.filter((r) => r.entity === 'artist')) assert.ok(names.has(r.name), String(r.name));
+  });
+
+  test('the image is the one `rewind sql` joins: tracks.album_image_url of the track the plays carry', async () => {
+    const [row] = await sql(`select t.album_image_url from plays p join tracks t using (track_uri) where p.user_id = 'dora' and p.track_name = 'Song A' limit 1`);
+    assert.equal(dora.find((r) => r.entity === 'track' && r.name === 'Song A')!.image, row!.album_image_url);
+  });
+});
+
+describe('the dataset cache of the site build', () => {
+  test('a dataset is computed again only when a file it reads changed; cached bytes equal fresh ones', async () => {
+    const cacheDir = path.join(root, 'cache-dora');
+    const opts = datasetOptions(config, layout);
+    const first = await siteData(layout, opts, 'dora', { cacheDir });
+    assert.deepEqual(first.computed, Object.keys(DATASETS));
+    assert.deepEqual(first.years, ['2024']);
+    const second = await siteData(layout, opts, 'dora', { cacheDir });
+    assert.deepEqual(second.computed, ['enrichment'], 'the backlog depends on the clock: always computed');
+    assert.equal(second.reused.length, Object.keys(DATASETS).length - 1);
+    for (const [name, bytes] of first.datasets) assert.deepEqual(second.datasets.get(name), bytes, name);
+
+    // The sync state changes: the two datasets that read it.
+    await writeJsonAtomic(layout.syncState('dora'), { userId: 'dora', cursor: null, gaps: [] });
+    assert.deepEqual((await siteData(layout, opts, 'dora', { cacheDir })).computed, ['sync', 'enrichment', 'sync_gaps']);
+
+    // New plays (a new generation of one year's file), marts not rebuilt yet: what reads the plays.
+    await writePlays(layout, 'dora', [{ artist_name: 'Artist Two', track_name: 'Song C', album_name: 'Album Y', started_at: '2024-02-05T10:00:00Z' }]);
+    const afterPlays = await siteData(layout, opts, 'dora', { cacheDir });
+    assert.deepEqual(afterPlays.computed, ['meta', 'skips', 'sessions', 'skipped_tracks', 'years', 'sources', 'enrichment']);
+    // The marts rebuilt: what reads them too (and the figures equal a computation without cache).
+    await rebuildUserModels(layout, dbOptions, 'dora');
+    const afterMarts = await siteData(layout, opts, 'dora', { cacheDir });
+    assert.ok(afterMarts.computed.includes('top') && afterMarts.computed.includes('art') && !afterMarts.computed.includes('imports'));
+    const fresh = await siteDatasets(layout, opts, 'dora');
+    for (const [name, bytes] of fresh) assert.deepEqual(rowsOf(afterMarts.datasets.get(name)!), rowsOf(bytes), name);
+    assert.equal(rowsOf(afterMarts.datasets.get('meta')!)[0]!.plays, 8);
+
+    // The catalog changes (an enrichment run): only what joins it.
+    await withDb(dbOptions, (db) =>
+      writeCatalog(db, layout, { artists: [artistRowFromApi({ uri: uri('artist', 5), name: 'Nobody', genres: [], images: [{ url: 'https://i.scdn.co/image/nobody', width: 64 }] }, { source: 'lookup', fetchedAt: '2024-03-03T00:00:00Z' })!] }),
+    );
+    const afterCatalog = await siteData(layout, opts, 'dora', { cacheDir });
+    assert.deepEqual(afterCatalog.computed, ['art', 'enrichment']);
+    assert.ok(rowsOf(afterCatalog.datasets.get('art')!).some((r) => r.name === 'Nobody'));
+    // One entry per dataset stays in the cache.
+    const entries = (await fs.readdir(cacheDir)).filter((f) => f.startsWith('art.'));
+    assert.equal(entries.length, 1);
+  });
+
+  test("another user's cache (or settings) never answers: the key holds the user and the time zone", async () => {
+    const cacheDir = path.join(root, 'cache-shared');
+    const opts = datasetOptions(config, layout);
+    await siteData(layout, opts, 'dora', { cacheDir });
+    const bob = await siteData(layout, opts, 'bob', { cacheDir });
+    assert.deepEqual(bob.reused, []);
+    await setTimezone(layout, 'dora', 'Asia/Tokyo');
+    await rebuildUserModels(layout, dbOptions, 'dora');
+    const tokyo = await siteData(layout, opts, 'dora', { cacheDir });
+    assert.ok(tokyo.computed.includes('sessions') && tokyo.computed.includes('sync'), tokyo.computed.join(', '));
   });
 });

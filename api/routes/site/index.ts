@@ -12,12 +12,15 @@ import { unauthorized } from '../../errors.ts';
 import { type RoutePlugin, typed } from '../plugin.ts';
 import { webLoginConfigured } from '../auth/index.ts';
 
-/** Observable pages run inline module scripts and styles; everything else comes from this origin. */
+/**
+ * Observable pages run inline module scripts and styles; everything else comes from this origin,
+ * but album art and artists' pictures, which are Spotify's image server's (https://i.scdn.co).
+ */
 export const SITE_CSP = [
   "default-src 'self'",
   "script-src 'self' 'unsafe-inline'",
   "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
+  "img-src 'self' data: blob: https://i.scdn.co",
   "font-src 'self' data:",
   "connect-src 'self'",
   "worker-src 'self' blob:",
