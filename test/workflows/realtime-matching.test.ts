@@ -134,16 +134,12 @@ test('skips and a local file recorded live, then the export: each stream stored 
 });
 
 /**
- * NOT HANDLED by the current rule (reported to the lead): rule 5 makes every API row prefer exported
- * streams of 30 s or more ("the API lists only those"), which is right for recently-played rows and
- * wrong for realtime rows, whose own stream is the short one. Here the skip's row pairs with the full
- * replay's stream (its start is the skip's end: tier 0), the recently-played row of the replay (20 s
- * of drift: tier 1) finds nothing left and stays: the replay is stored twice. The rule should treat
- * rows with source_file 'currently-playing' as plays of known length: prefer (or require) an
- * exported stream whose ms_played is within the row's error of its estimate. Marked `todo` so that
- * the suite stays green while the dedup work is in progress; it must pass once the rule handles it.
+ * A realtime row is a play of known length: its own stream is the short one. Rule 5 pairs a listen
+ * with a listen and a skip with a skip first, so the skip's row takes the skip's stream (not the
+ * full replay that starts where the skip ended) and the recently-played row of the replay, 20 s
+ * off, takes the replay: each stream stored once.
  */
-test('a skip recorded live, then the same track replayed in full: the realtime row does not take the full stream', { todo: 'int_plays_merged rule 5 prefers streams >= 30 s for realtime rows too' }, async () => {
+test('a skip recorded live, then the same track replayed in full: the realtime row does not take the full stream', async () => {
   const layout = new Layout(path.join(root, 'b'));
   // A skipped after 7 s, then A again from the start, heard 200 s; recently-played lists the second
   // play with a played_at 20 s after its end (the drift the rule allows, tier "within the window").
