@@ -17,10 +17,10 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { DEFAULT_TEMP_DIRECTORY, literal, plain } from './duckdb.ts';
+import { DEFAULT_TEMP_DIRECTORY, ident, literal, plain } from './duckdb.ts';
 import { partFile } from './files.ts';
 import { type Layout, type Mart, assertUserId } from './layout.ts';
-import { PLAY_COLUMNS } from './schema.ts';
+import { PLAY_COLUMNS, withPlayColumns } from './schema.ts';
 
 export interface ReaderOptions {
   memoryLimit?: string;
@@ -760,7 +760,7 @@ export class AnalyticsReader {
     const select = (fileSet: readonly string[]) =>
       fileSet.length === 0
         ? `select ${columns.map(([n, t]) => `cast(null as ${t}) as ${n}`).join(', ')} limit 0`
-        : `select ${columns.map(([n]) => n).join(', ')} from ${parquet(fileSet)}
+        : `select ${columns.map(([n]) => ident(n)).join(', ')} from ${withPlayColumns(parquet(fileSet))}
            where ($1::DATE is null or cast(timezone($3, started_at) as DATE) >= $1::DATE)
              and ($2::DATE is null or cast(timezone($3, started_at) as DATE) <= $2::DATE)
            order by ended_at, source, ms_played, occurrence`;
