@@ -193,6 +193,51 @@ const SHARED_TABLES = {
     select s.period_type, s.period_key, s.period_start, 'album', e.rank, e.album_name, e.artist_name, cast(null as varchar),
            lower(trim(e.artist_name)) || chr(31) || lower(trim(e.album_name)), cast(null as varchar), e.plays, e.ms
     from period_snapshots s, unnest(s.top_albums) as t(e)`,
+  /**
+   * Album art where enrichment found it (the shared catalog, warehouse/catalog.ts): one row per entry
+   * of the user's top lists (any period, as the lists spell it) that has an image, never the whole
+   * catalog. A track: its album's image, by the URI the top list carries, else by artist + track
+   * name, else by its artist + album name; an album: by artist + album name; an artist: by name,
+   * preferring an artist credited on one of the user's top tracks (names are not unique on Spotify).
+   */
+  entry_art: async () => `
+    with entries as (
+        select distinct entity, name, artist, album, entry_key, track_uri from snapshot_tops
+    ),
+    top_tracks as (
+        select t.* from tracks t semi join entries e on e.entity = 'track' and e.track_uri = t.track_uri
+    ),
+    credited as (
+        select distinct unnest(artist_uris) as artist_uri from top_tracks
+    ),
+    candidates as (
+        select e.entity, e.name, e.artist, t.album_image_url as image, 1 as preference, t.fetched_at, t.track_uri as id
+        from entries e inner join top_tracks t on t.track_uri = e.track_uri
+        where e.entity = 'track' and t.album_image_url is not null
+        union all
+        select e.entity, e.name, e.artist, t.album_image_url, 2, t.fetched_at, t.track_uri
+        from entries e inner join tracks t on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.name)) = e.entry_key
+        where e.entity = 'track' and t.album_image_url is not null
+        union all
+        select e.entity, e.name, e.artist, t.album_image_url, 2, t.fetched_at, t.album_uri
+        from entries e inner join tracks t on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.album_name)) = e.entry_key
+        where e.entity = 'album' and t.album_image_url is not null
+        union all
+        select e.entity, e.name, e.artist, t.album_image_url, 3, t.fetched_at, t.album_uri
+        from entries e inner join tracks t
+            on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.album_name)) = lower(trim(e.artist)) || chr(31) || lower(trim(e.album))
+        where e.entity = 'track' and t.album_image_url is not null
+        union all
+        select e.entity, e.name, e.artist, a.image_url, case when c.artist_uri is null then 2 else 1 end, a.fetched_at, a.artist_uri
+        from entries e inner join artists a on lower(trim(a.name)) = e.entry_key
+        left join credited c on c.artist_uri = a.artist_uri
+        where e.entity = 'artist' and a.image_url is not null
+    ),
+    final as (
+        select entity, name, artist, image from candidates
+        qualify row_number() over (partition by entity, name, artist order by preference, fetched_at desc nulls last, id) = 1
+    )
+    select * from final`,
 } satisfies Record<string, (scope: DatasetScope) => Promise<string>>;
 
 type SharedTable = keyof typeof SHARED_TABLES;
@@ -613,60 +658,21 @@ export const DATASETS: Record<string, Dataset> = {
   ),
 
   year_tops: sqlDataset(
-    'the top five artists, tracks and albums of each calendar year (period_snapshots)',
-    ['period_snapshots'],
-    `select period_key as year, entity, rank, name, artist, plays, ms
-     from snapshot_tops where period_type = 'calendar_year' and rank <= 5
-     order by year, entity, rank`,
-    ['snapshot_tops'],
+    'the top five artists, tracks and albums of each calendar year (period_snapshots), with the image enrichment found (see art)',
+    ['period_snapshots', 'catalog'],
+    `select t.period_key as year, t.entity, t.rank, t.name, t.artist, t.plays, t.ms, a.image
+     from snapshot_tops t
+     left join entry_art a on a.entity = t.entity and a.name = t.name and a.artist is not distinct from t.artist
+     where t.period_type = 'calendar_year' and t.rank <= 5
+     order by year, t.entity, t.rank`,
+    ['snapshot_tops', 'entry_art'],
   ),
 
-  // Album art where enrichment found it (the shared catalog, warehouse/catalog.ts): one row per entry
-  // of the user's top lists (any period, as the lists spell it) that has an image, never the whole
-  // catalog. A track: its album's image, by the URI the top list carries, else by artist + track
-  // name, else by its artist + album name; an album: by artist + album name; an artist: by name,
-  // preferring an artist credited on one of the user's top tracks (names are not unique on Spotify).
   art: sqlDataset(
     "images of the entries of the user's top lists that the catalog has one for (album art for tracks and albums, the artist's image)",
     ['period_snapshots', 'catalog'],
-    `with entries as (
-         select distinct entity, name, artist, album, entry_key, track_uri from snapshot_tops
-     ),
-     top_tracks as (
-         select t.* from tracks t semi join entries e on e.entity = 'track' and e.track_uri = t.track_uri
-     ),
-     credited as (
-         select distinct unnest(artist_uris) as artist_uri from top_tracks
-     ),
-     candidates as (
-         select e.entity, e.name, e.artist, t.album_image_url as image, 1 as preference, t.fetched_at, t.track_uri as id
-         from entries e inner join top_tracks t on t.track_uri = e.track_uri
-         where e.entity = 'track' and t.album_image_url is not null
-         union all
-         select e.entity, e.name, e.artist, t.album_image_url, 2, t.fetched_at, t.track_uri
-         from entries e inner join tracks t on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.name)) = e.entry_key
-         where e.entity = 'track' and t.album_image_url is not null
-         union all
-         select e.entity, e.name, e.artist, t.album_image_url, 2, t.fetched_at, t.album_uri
-         from entries e inner join tracks t on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.album_name)) = e.entry_key
-         where e.entity = 'album' and t.album_image_url is not null
-         union all
-         select e.entity, e.name, e.artist, t.album_image_url, 3, t.fetched_at, t.album_uri
-         from entries e inner join tracks t
-             on lower(trim(t.artist_names[1])) || chr(31) || lower(trim(t.album_name)) = lower(trim(e.artist)) || chr(31) || lower(trim(e.album))
-         where e.entity = 'track' and t.album_image_url is not null
-         union all
-         select e.entity, e.name, e.artist, a.image_url, case when c.artist_uri is null then 2 else 1 end, a.fetched_at, a.artist_uri
-         from entries e inner join artists a on lower(trim(a.name)) = e.entry_key
-         left join credited c on c.artist_uri = a.artist_uri
-         where e.entity = 'artist' and a.image_url is not null
-     ),
-     final as (
-         select entity, name, artist, image from candidates
-         qualify row_number() over (partition by entity, name, artist order by preference, fetched_at desc nulls last, id) = 1
-     )
-     select * from final order by entity, name, artist`,
-    ['snapshot_tops'],
+    `select entity, name, artist, image from entry_art order by entity, name, artist`,
+    ['snapshot_tops', 'entry_art'],
   ),
 
   shows: sqlDataset(

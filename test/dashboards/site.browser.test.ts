@@ -317,7 +317,7 @@ describe('the dashboards in Chromium, through the API server', () => {
     );
     const rebuilt = await buildSite(config, 'demo');
     assert.equal(rebuilt.mode, 'data', 'only the art (and the backlog) changed');
-    assert.deepEqual(rebuilt.datasets.computed.sort(), ['art', 'enrichment']);
+    assert.deepEqual(rebuilt.datasets.computed.sort(), ['art', 'enrichment', 'year_tops']);
 
     // The "Spotify image server": every request to i.scdn.co answered with a local PNG (no internet).
     const served: string[] = [];

@@ -410,6 +410,14 @@ describe('art: images of the top lists from the shared catalog', () => {
     for (const r of dora.filter((r) => r.entity === 'artist')) assert.ok(names.has(r.name), String(r.name));
   });
 
+  test("the year's top fives carry the same images", async () => {
+    const tops = rowsOf((await siteDatasets(layout, datasetOptions(config, layout), 'dora', ['year_tops'])).get('year_tops')!);
+    const art = new Map(dora.map((r) => [`${r.entity}/${r.name}`, r.image]));
+    assert.equal(tops.length, 9);
+    for (const t of tops) assert.equal(t.image, art.get(`${t.entity}/${t.name}`) ?? null, `${t.entity} ${t.name}`);
+    assert.equal(tops.find((t) => t.name === 'Nobody')!.image, null);
+  });
+
   test('the image is the one `rewind sql` joins: tracks.album_image_url of the track the plays carry', async () => {
     const [row] = await sql(`select t.album_image_url from plays p join tracks t using (track_uri) where p.user_id = 'dora' and p.track_name = 'Song A' limit 1`);
     assert.equal(dora.find((r) => r.entity === 'track' && r.name === 'Song A')!.image, row!.album_image_url);
@@ -449,7 +457,7 @@ describe('the dataset cache of the site build', () => {
       writeCatalog(db, layout, { artists: [artistRowFromApi({ uri: uri('artist', 5), name: 'Nobody', genres: [], images: [{ url: 'https://i.scdn.co/image/nobody', width: 64 }] }, { source: 'lookup', fetchedAt: '2024-03-03T00:00:00Z' })!] }),
     );
     const afterCatalog = await siteData(layout, opts, 'dora', { cacheDir });
-    assert.deepEqual(afterCatalog.computed, ['art', 'enrichment']);
+    assert.deepEqual(afterCatalog.computed, ['year_tops', 'art', 'enrichment']);
     assert.ok(rowsOf(afterCatalog.datasets.get('art')!).some((r) => r.name === 'Nobody'));
     // One entry per dataset stays in the cache.
     const entries = (await fs.readdir(cacheDir)).filter((f) => f.startsWith('art.'));
