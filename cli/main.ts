@@ -74,7 +74,7 @@ program
 
 program
   .command('start')
-  .description('The main job: start Temporal, import the demo when the warehouse is empty, build the models, print a summary.')
+  .description('The main job: Temporal, the demo (imported when the warehouse is empty, synced from the demo Spotify), the models and dashboards, then the API and a worker until Ctrl-C.')
   .action(async () => startCommand(createContext()));
 
 program
