@@ -17,7 +17,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, promises as fs } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -30,7 +29,7 @@ import { writePartitionedGenerations } from '../warehouse/files.ts';
 import { buildModels } from '../warehouse/models.ts';
 import { PLAY_COLUMNS } from '../warehouse/schema.ts';
 import { ensureUser } from '../warehouse/users.ts';
-import { stopEmbeddedTemporal } from '../worker/temporal-server.ts';
+import { freePort, stopEmbeddedTemporal } from '../worker/temporal-server.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,14 +40,6 @@ const USERS = arg('users', 200);
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = 50;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 const log = (m: string) => process.stderr.write(`${m}\n`);

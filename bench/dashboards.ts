@@ -40,7 +40,7 @@ import { ensureUser } from '../warehouse/users.ts';
 import { withDb } from '../warehouse/duckdb.ts';
 import { type ArtistRow, type TrackRow, writeCatalog } from '../warehouse/catalog.ts';
 import { queryWarehouse } from '../warehouse/query.ts';
-import { stopEmbeddedTemporal } from '../worker/temporal-server.ts';
+import { freePort, stopEmbeddedTemporal } from '../worker/temporal-server.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,14 +50,6 @@ const streams = Number(arg('streams') ?? 1_000_000);
 const reuseHome = arg('home');
 const userId = arg('user') ?? 'bench';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(2)} MB`;

@@ -42,6 +42,7 @@ import { Layout } from '../warehouse/layout.ts';
 import { mergeStaged, stageFile } from '../warehouse/plays.ts';
 import { type ApiPlay, stageApiPlays } from '../warehouse/api-plays.ts';
 import { playsSource } from '../warehouse/models.ts';
+import { prng } from '../spotify/fake/catalogue.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,17 +58,7 @@ const DAY_MS = 86_400_000;
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = mulberry32(SEED);
+const rand = prng(SEED);
 const uniform = (a: number, b: number) => a + (b - a) * rand();
 const int = (a: number, b: number) => Math.floor(uniform(a, b + 1));
 const chance = (p: number) => rand() < p;

@@ -10,14 +10,13 @@
 import { mkdtempSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { loadConfig } from '../config.ts';
 import { createContext } from '../cli/context.ts';
 import { runImport } from '../cli/import.ts';
 import { writeDemoExport } from '../cli/demo/generate.ts';
 import { extractEntry, inspectExport } from '../activities/export/archive.ts';
 import { withDb, literal } from '../warehouse/duckdb.ts';
-import { stopEmbeddedTemporal } from '../worker/temporal-server.ts';
+import { freePort, stopEmbeddedTemporal } from '../worker/temporal-server.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,14 +24,6 @@ const arg = (name: string, fallback: number) => {
 };
 const streams = arg('streams', 1_000_000);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 

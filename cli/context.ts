@@ -3,7 +3,7 @@
  * embedded dev server unless TEMPORAL_ADDRESS is reachable), with a worker run in-process when no
  * worker polls the task queue.
  */
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type Config } from '../config.ts';
 import { Layout } from '../warehouse/layout.ts';
 import { TASK_QUEUE } from '../workflows/ids.ts';
@@ -75,5 +75,33 @@ export async function resultWithWorker<T>(
     return (await worker.runUntil(handle.result())) as T;
   } finally {
     await connection.close();
+  }
+}
+
+/**
+ * Follow a workflow to its result (with a worker in this process when none polls, see
+ * resultWithWorker), calling `poll` every `everyMs` while it runs: one poll at a time, and the last
+ * one awaited before returning, so it never outlives the connection. A failed workflow becomes
+ * `failure(message)` with the message of its cause (the activity's reason, naming the input).
+ */
+export async function followWorkflow<T>(
+  ctx: Context,
+  session: TemporalSession,
+  handle: WorkflowHandle,
+  opts: { prepared?: Promise<RunningWorker | undefined>; poll?: () => Promise<void>; everyMs?: number; failure: (message: string) => Error },
+): Promise<T> {
+  let inFlight: Promise<void> | undefined;
+  const poll = opts.poll;
+  const timer = poll
+    ? setInterval(() => (inFlight ??= poll().catch(() => undefined).finally(() => (inFlight = undefined))), opts.everyMs ?? 500)
+    : undefined;
+  try {
+    return await resultWithWorker<T>(ctx, session, handle, opts.prepared);
+  } catch (e) {
+    if (e instanceof WorkflowFailedError) throw opts.failure((e.cause as { message?: string } | undefined)?.message ?? e.message);
+    throw e;
+  } finally {
+    if (timer) clearInterval(timer);
+    await inFlight;
   }
 }

@@ -11,11 +11,12 @@
  * interval without anybody having to signal anything. Overlap SKIP keeps it to one run at a time,
  * and the `enrich` lock (activities/enrich.ts) serializes batches even against `rewind enrich`.
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { enrichmentBacklog, readEnrichState, type EnrichmentBacklog } from '../warehouse/catalog.ts';
 import { ENRICH_WORKFLOW_TYPE, TASK_QUEUE, enrichWorkflowId } from '../workflows/ids.ts';
 import type { EnrichProgress, EnrichSummary } from '../workflows/enrich.ts';
-import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
+import { ensureIntervalSchedule } from './schedules.ts';
+import { connectTemporal, prepareWorker, followWorkflow, type Context, type TemporalSession } from './context.ts';
 
 export class EnrichFailedError extends Error {}
 
@@ -24,24 +25,15 @@ export class EnrichFailedError extends Error {}
  * first run comes one interval later (`rewind enrich` runs one now).
  */
 export async function ensureEnrichSchedule(ctx: Context, client: Client): Promise<{ created: boolean }> {
-  const id = enrichWorkflowId();
-  const every = ctx.config.enrich.intervalSeconds * 1000;
-  try {
-    await client.schedule.create({
-      scheduleId: id,
-      spec: { intervals: [{ every }] },
-      action: { type: 'startWorkflow', workflowType: ENRICH_WORKFLOW_TYPE, workflowId: id, taskQueue: TASK_QUEUE, args: [{}] },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
-      state: { note: `catalog enrichment every ${ctx.config.enrich.intervalSeconds} s at ${ctx.config.enrich.ratePerMinute} lookups/min` },
-    });
-    return { created: true };
-  } catch (e) {
-    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    const handle = client.schedule.getHandle(id);
-    const d = await handle.describe();
-    if (Number(d.spec.intervals?.[0]?.every) !== every) await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every }] } }));
-    return { created: false };
-  }
+  const { created } = await ensureIntervalSchedule(client, {
+    id: enrichWorkflowId(),
+    workflowType: ENRICH_WORKFLOW_TYPE,
+    args: [{}],
+    everySeconds: ctx.config.enrich.intervalSeconds,
+    catchupWindow: '1 minute',
+    note: `catalog enrichment every ${ctx.config.enrich.intervalSeconds} s at ${ctx.config.enrich.ratePerMinute} lookups/min`,
+  });
+  return { created };
 }
 
 /** Run the enrichment now (joining a run started by hand that is going on) and wait for it to finish. */
@@ -70,17 +62,12 @@ export async function runEnrich(
       const p = await handle.query<EnrichProgress>('progress').catch(() => undefined);
       if (p) opts.onProgress?.(p);
     };
-    let inFlight: Promise<void> | undefined;
-    const timer = opts.onProgress ? setInterval(() => (inFlight ??= poll().finally(() => (inFlight = undefined))), 1000) : undefined;
-    try {
-      return await resultWithWorker<EnrichSummary>(ctx, session, handle, prepared);
-    } catch (e) {
-      if (e instanceof WorkflowFailedError) throw new EnrichFailedError((e.cause as { message?: string } | undefined)?.message ?? e.message);
-      throw e;
-    } finally {
-      if (timer) clearInterval(timer);
-      await inFlight;
-    }
+    return await followWorkflow<EnrichSummary>(ctx, session, handle, {
+      prepared,
+      poll: opts.onProgress ? poll : undefined,
+      everyMs: 1000,
+      failure: (message) => new EnrichFailedError(message),
+    });
   } finally {
     if (!opts.session) await session.close();
   }

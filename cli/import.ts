@@ -3,7 +3,7 @@
  */
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import cliProgress from 'cli-progress';
 import { hashExport } from '../activities/export/archive.ts';
 import { assertUserId } from '../warehouse/layout.ts';
@@ -11,7 +11,7 @@ import { readManifest } from '../warehouse/manifest.ts';
 import { importWorkflowId, TASK_QUEUE } from '../workflows/ids.ts';
 import type { ImportInput, ImportProgress } from '../workflows/import.ts';
 import { summarize, type ImportSummary } from '../workflows/summary.ts';
-import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
+import { connectTemporal, prepareWorker, followWorkflow, type Context, type TemporalSession } from './context.ts';
 
 export class ImportFailedError extends Error {}
 
@@ -67,30 +67,13 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
   try {
     const input: ImportInput = { userId, importId, sha256, paths, concurrency: ctx.config.importConcurrency };
     const { handle } = await startImportWorkflow(session, input);
-    // One progress query at a time (the client retries a query internally), and the last one is
-    // awaited before the connection closes.
-    let inFlight: Promise<void> | undefined;
-    const timer = opts.onProgress
-      ? setInterval(() => {
-          inFlight ??= handle
-            .query<ImportProgress>('progress')
-            .then(opts.onProgress, () => undefined)
-            .finally(() => (inFlight = undefined));
-        }, 500)
-      : undefined;
-    try {
-      const summary = await resultWithWorker<ImportSummary>(ctx, session, handle, prepared);
-      return { ...summary, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10 };
-    } catch (e) {
-      if (e instanceof WorkflowFailedError) {
-        const cause = e.cause as { message?: string; cause?: { message?: string } } | undefined;
-        throw new ImportFailedError(cause?.message ?? e.message);
-      }
-      throw e;
-    } finally {
-      if (timer) clearInterval(timer);
-      await inFlight;
-    }
+    const onProgress = opts.onProgress;
+    const summary = await followWorkflow<ImportSummary>(ctx, session, handle, {
+      prepared,
+      poll: onProgress ? async () => onProgress(await handle.query<ImportProgress>('progress')) : undefined,
+      failure: (message) => new ImportFailedError(message),
+    });
+    return { ...summary, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10 };
   } finally {
     if (!opts.session) await session.close();
   }

@@ -4,36 +4,28 @@
  * `rewind sync`/`login`/`connect`, and run once at creation), and `rewind playlists --user <id>`,
  * which takes a snapshot now and waits for it.
  */
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import { assertUserId } from '../warehouse/layout.ts';
 import { PLAYLISTS_WORKFLOW_TYPE, TASK_QUEUE, playlistsWorkflowId } from '../workflows/ids.ts';
 import type { PlaylistSnapshotResult } from '../activities/playlists.ts';
+import { ensureIntervalSchedule } from './schedules.ts';
 import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
 
 export class PlaylistsFailedError extends Error {}
 
 /** Create the user's playlist schedule (and run it once), or bring an existing one to the configured interval. */
 export async function ensurePlaylistsSchedule(ctx: Context, client: Client, userId: string): Promise<{ created: boolean }> {
-  const id = playlistsWorkflowId(assertUserId(userId));
-  const every = ctx.config.playlistsIntervalSeconds * 1000;
-  try {
-    const handle = await client.schedule.create({
-      scheduleId: id,
-      spec: { intervals: [{ every }] },
-      action: { type: 'startWorkflow', workflowType: PLAYLISTS_WORKFLOW_TYPE, workflowId: id, taskQueue: TASK_QUEUE, args: [{ userId }] },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
-      state: { note: `playlist snapshot of ${userId} every ${ctx.config.playlistsIntervalSeconds} s` },
-    });
-    // The first snapshot now, not a day later.
-    await handle.trigger(ScheduleOverlapPolicy.SKIP);
-    return { created: true };
-  } catch (e) {
-    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    const handle = client.schedule.getHandle(id);
-    const d = await handle.describe();
-    if (Number(d.spec.intervals?.[0]?.every) !== every) await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every }] } }));
-    return { created: false };
-  }
+  const { created, handle } = await ensureIntervalSchedule(client, {
+    id: playlistsWorkflowId(assertUserId(userId)),
+    workflowType: PLAYLISTS_WORKFLOW_TYPE,
+    args: [{ userId }],
+    everySeconds: ctx.config.playlistsIntervalSeconds,
+    catchupWindow: '1 hour',
+    note: `playlist snapshot of ${userId} every ${ctx.config.playlistsIntervalSeconds} s`,
+  });
+  // The first snapshot now, not a day later.
+  if (created) await handle.trigger(ScheduleOverlapPolicy.SKIP);
+  return { created };
 }
 
 /** Take a snapshot of the user's playlists now and wait for it (joining one that runs). */

@@ -3,13 +3,14 @@
  * (`sync:<user>`, every REWIND_SYNC_INTERVAL, overlap skip); what `rewind status` and the API show
  * of the sync (`syncStatus`, `createSyncControl`).
  */
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { assertUserId } from '../warehouse/layout.ts';
 import { tokenStore } from '../spotify/connect.ts';
 import { readSyncState, updateSyncState, type SyncGap, type SyncRun } from '../spotify/sync-state.ts';
 import { SYNC_WORKFLOW_TYPE, TASK_QUEUE, syncWorkflowId } from '../workflows/ids.ts';
 import type { SyncProgress, SyncSummary } from '../workflows/sync.ts';
-import { connectTemporal, prepareWorker, resultWithWorker, type Context, type TemporalSession } from './context.ts';
+import { ensureIntervalSchedule } from './schedules.ts';
+import { connectTemporal, prepareWorker, followWorkflow, type Context, type TemporalSession } from './context.ts';
 import { ensureRealtime } from './realtime.ts';
 import { ensurePlaylistsSchedule } from './playlists.ts';
 import { ensureEnrichSchedule } from './enrich.ts';
@@ -32,35 +33,21 @@ export async function ensureSyncSchedule(
   userId: string,
   opts: { intervalSeconds?: number; unpause?: boolean } = {},
 ): Promise<{ created: boolean; paused: boolean; note?: string }> {
-  const id = syncWorkflowId(assertUserId(userId));
   const intervalSeconds = opts.intervalSeconds ?? ctx.config.syncIntervalSeconds;
-  let created = false;
-  let paused = false;
-  let note: string | undefined;
-  try {
-    await client.schedule.create({
-      scheduleId: id,
-      spec: { intervals: [{ every: intervalSeconds * 1000 }] },
-      action: { type: 'startWorkflow', workflowType: SYNC_WORKFLOW_TYPE, workflowId: id, taskQueue: TASK_QUEUE, args: [{ userId }] },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
-      state: { note: `sync of ${userId} every ${intervalSeconds} s` },
-    });
-    created = true;
-  } catch (e) {
-    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    const handle = client.schedule.getHandle(id);
-    const d = await handle.describe();
-    const every = d.spec.intervals?.[0]?.every;
-    if (Number(every) !== intervalSeconds * 1000) {
-      await handle.update((prev) => ({ ...prev, spec: { intervals: [{ every: intervalSeconds * 1000 }] } }));
-    }
-    paused = d.state.paused;
-    note = d.state.note;
-    if (opts.unpause && paused) {
-      note = 'resumed: the Spotify account was connected again';
-      await handle.unpause(note);
-      paused = false;
-    }
+  const schedule = await ensureIntervalSchedule(client, {
+    id: syncWorkflowId(assertUserId(userId)),
+    workflowType: SYNC_WORKFLOW_TYPE,
+    args: [{ userId }],
+    everySeconds: intervalSeconds,
+    catchupWindow: '1 minute',
+    note: `sync of ${userId} every ${intervalSeconds} s`,
+  });
+  const created = schedule.created;
+  let { paused, note } = schedule;
+  if (!created && opts.unpause && paused) {
+    note = 'resumed: the Spotify account was connected again';
+    await schedule.handle.unpause(note);
+    paused = false;
   }
   await updateSyncState(ctx.layout, userId, (s) => ({ ...s, schedule: { intervalSeconds, paused, note, updatedAt: new Date().toISOString() } }));
   // The realtime mode follows the user's setting (started when on, cancelled when off; idempotent),
@@ -115,7 +102,6 @@ export async function runSync(ctx: Context, opts: { userId: string; session?: Te
   try {
     await ensureSyncSchedule(ctx, session.client, userId);
     const handle = await startSyncWorkflow(session, userId);
-    let inFlight: Promise<void> | undefined;
     const poll = async () => {
       const progress = await handle.query<SyncProgress>('progress').catch(() => undefined);
       if (!progress) return;
@@ -128,19 +114,11 @@ export async function runSync(ctx: Context, opts: { userId: string; session?: Te
       }
       opts.onProgress?.(watch);
     };
-    const timer = opts.onProgress ? setInterval(() => (inFlight ??= poll().finally(() => (inFlight = undefined))), 500) : undefined;
-    try {
-      return await resultWithWorker<SyncSummary>(ctx, session, handle, prepared);
-    } catch (e) {
-      if (e instanceof WorkflowFailedError) {
-        const cause = e.cause as { message?: string } | undefined;
-        throw new SyncFailedError(cause?.message ?? e.message);
-      }
-      throw e;
-    } finally {
-      if (timer) clearInterval(timer);
-      await inFlight;
-    }
+    return await followWorkflow<SyncSummary>(ctx, session, handle, {
+      prepared,
+      poll: opts.onProgress ? poll : undefined,
+      failure: (message) => new SyncFailedError(message),
+    });
   } finally {
     if (!opts.session) await session.close();
   }

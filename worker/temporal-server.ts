@@ -220,3 +220,15 @@ export async function stopEmbeddedTemporal(layout: Layout): Promise<boolean> {
   await fs.rm(path.join(layout.temporal, 'server.json'), { force: true });
   return true;
 }
+
+/** A TCP port free on 127.0.0.1 right now (for a dev server of a test or a benchmark). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}

@@ -381,6 +381,8 @@ api_targets as (
 
 api_same_track as (
 
+    -- same track by URI, or by names: two equi-joins and a union rather than one join on
+    -- `uri = uri or names = names`, which DuckDB can only run as a nested loop
     select
         a.api_key, a.api_played_at as p, a.ms_played as api_ms_played,
         x.x_key, x.source, x.ended_at, x.started_at, x.ms_played, x.offline_at, x.previous_ended_at,

@@ -3,25 +3,16 @@
  * stopped when the tests end. The CLI is found or installed exactly as Rewind does it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { loadConfig } from '../../config.ts';
-import { findOrInstallCli, reachable } from '../../worker/temporal-server.ts';
+import { findOrInstallCli, freePort, reachable } from '../../worker/temporal-server.ts';
+
+export { freePort };
 
 export interface TestTemporal {
   address: string;
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 export async function startTestTemporal(): Promise<TestTemporal> {
   const cfg = loadConfig();

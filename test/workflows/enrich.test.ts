@@ -34,6 +34,7 @@ import { ENRICH_WORKFLOW_TYPE, TASK_QUEUE, enrichWorkflowId } from '../../workfl
 import type { EnrichSummary } from '../../workflows/enrich.ts';
 import { REAL_DATA } from '../helpers/real-data.ts';
 import { startSpotifyE2E, type SpotifyE2E } from '../helpers/spotify-e2e.ts';
+import { until as waitUntil } from '../helpers/until.ts';
 
 const EXPORT_A = path.join(REAL_DATA, 'extended/EDGES2_Spotify-Data/Streaming_History_Audio_2025_2.json');
 const EXPORT_B = path.join(REAL_DATA, 'extended/mungeraiden_QuantifiedSelfProject/Streaming_History_Audio_2022.json');
@@ -81,15 +82,8 @@ function lookups(from = 0) {
     .map((r) => ({ kind: r.m![1]!, id: r.m![2], status: r.status, at: r.at, accountId: r.accountId, query: r.query }));
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Waits at most 90,000 ms, polling every 25 ms. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000) => waitUntil<T>(what, fn, timeoutMs, 25);
 
 async function startEnrich(workflowId: string, input: { batchesPerRun?: number; maxLookups?: number } = {}) {
   return session.client.workflow.start(ENRICH_WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId, args: [input] });

@@ -17,6 +17,7 @@ import { connectWithRefreshToken } from '../../spotify/connect.ts';
 import { connectFakeAccount, type FakeSpotify } from '../../spotify/fake/index.ts';
 import { playlistsWorkflowId } from '../../workflows/ids.ts';
 import { startSpotifyE2E, type SpotifyE2E } from '../helpers/spotify-e2e.ts';
+import { until as waitUntil } from '../helpers/until.ts';
 
 let e2e: SpotifyE2E;
 let fake: FakeSpotify;
@@ -33,15 +34,8 @@ after(async () => {
   await e2e?.stop();
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Waits at most 60,000 ms, polling every 250 ms. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000) => waitUntil<T>(what, fn, timeoutMs, 250);
 
 const itemCalls = (accountId: string, playlistId?: string) =>
   fake.requests.filter((r) => r.accountId === accountId && /^\/v1\/playlists\/[^/]+\/items$/.test(r.path) && (!playlistId || r.path.includes(playlistId)));

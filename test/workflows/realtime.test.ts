@@ -19,6 +19,7 @@ import { connectFakeAccount, type FakeSpotify } from '../../spotify/fake/index.t
 import { realtimeWorkflowId } from '../../workflows/ids.ts';
 import type { RealtimeProgress } from '../../workflows/realtime.ts';
 import { startSpotifyE2E, type SpotifyE2E } from '../helpers/spotify-e2e.ts';
+import { until } from '../helpers/until.ts';
 
 const POLL_SECONDS = 1;
 
@@ -44,15 +45,6 @@ async function rows(sql: string): Promise<Record<string, unknown>[]> {
   return (await queryWarehouse(ctx.layout, {}, sql)).rows;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 test('skips and local files land once with an honest ms_played; the listen is left to recently-played', { timeout: 180_000 }, async () => {
   fake.addAccount({ id: 'sp-rt' });

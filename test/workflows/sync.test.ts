@@ -19,6 +19,7 @@ import { tokenStore } from '../../spotify/connect.ts';
 import { connectFakeAccount, type FakeSpotify } from '../../spotify/fake/index.ts';
 import { syncWorkflowId } from '../../workflows/ids.ts';
 import { startSpotifyE2E, type SpotifyE2E } from '../helpers/spotify-e2e.ts';
+import { until as waitUntil } from '../helpers/until.ts';
 
 let fake: FakeSpotify;
 let home: string;
@@ -43,15 +44,8 @@ async function count(sql: string): Promise<Record<string, unknown>> {
   return (await queryWarehouse(ctx.layout, {}, sql)).rows[0]!;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Waits at most 60,000 ms, polling every 250 ms. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000) => waitUntil<T>(what, fn, timeoutMs, 250);
 
 async function deleteSchedule(userId: string): Promise<void> {
   await session.client.schedule.getHandle(syncWorkflowId(userId)).delete();
