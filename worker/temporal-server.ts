@@ -201,6 +201,10 @@ export async function ensureTemporal(cfg: TemporalConfig, layout: Layout, log: L
     if (!(await waitReachable(address, 60_000, pid))) {
       throw new Error(`The Temporal dev server did not start; see ${logFile}`);
     }
+    // The UI comes up a moment after the frontend; the link printed to the user should answer.
+    if (!(await waitReachable(`${cfg.embeddedHost}:${cfg.uiPort}`, 15_000, pid))) {
+      log(`The Temporal UI did not answer on ${uiUrl} yet; see ${logFile}`);
+    }
     const state: ServerState = { pid, address, uiUrl, startedAt: new Date().toISOString(), cli };
     await fs.writeFile(path.join(layout.temporal, 'server.json'), JSON.stringify(state, null, 2));
     return endpoint;
