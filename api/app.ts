@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import cookie from '@fastify/cookie';
-import helmet from '@fastify/helmet';
+import { securityHeaders } from './security-headers.ts';
 import rateLimit from '@fastify/rate-limit';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
@@ -97,10 +97,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).send({ code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  await app.register(helmet, {
+  // helmet's headers, computed once for every response (a route may replace the CSP).
+  const headers = securityHeaders({
     contentSecurityPolicy: { useDefaults: false, directives: API_CSP },
     // The API is also reached over plain http on localhost: no forced upgrade.
-    hsts: false,
+    strictTransportSecurity: false,
+  });
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.headers(headers);
+    done();
   });
   await app.register(cookie, { secret, hook: 'onRequest' });
   app.decorateRequest('auth', null);
