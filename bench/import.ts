@@ -17,6 +17,7 @@ import { writeDemoExport } from '../cli/demo/generate.ts';
 import { extractEntry, inspectExport } from '../activities/export/archive.ts';
 import { withDb, literal } from '../warehouse/duckdb.ts';
 import { freePort, stopEmbeddedTemporal } from '../worker/temporal-server.ts';
+import { workflowBundle } from '../worker/worker.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,9 +69,13 @@ try {
   const floor = seconds(t0);
   await fs.rm(extracted, { recursive: true, force: true });
 
-  // Start Temporal before timing (a user's second import finds it running).
+  // Start Temporal and build the workflow bundle before timing: both happen once per machine (a
+  // user's second import finds the server running and the bundle cached); printed apart.
+  t0 = process.hrtime.bigint();
   const { connectTemporal } = await import('../cli/context.ts');
   const session = await connectTemporal(ctx);
+  await workflowBundle(ctx.layout);
+  const once = seconds(t0);
   const rssBefore = process.memoryUsage().rss;
   peakRss = rssBefore;
   t0 = process.hrtime.bigint();
@@ -95,6 +100,7 @@ try {
     ['generate export', `${generate.toFixed(2)} s`],
     ['unzip (inflate all entries)', `${unzip.toFixed(2)} s`],
     ['floor: DuckDB JSON -> Parquet', `${floor.toFixed(2)} s (${Number(floorRows?.Count ?? 0).toLocaleString('en-US')} rows, ${Math.round(Number(floorRows?.Count ?? 0) / floor).toLocaleString('en-US')} streams/s)`],
+    ['once per machine (not timed)', `${once.toFixed(2)} s: start the Temporal dev server, build the workflow bundle`],
     ['rewind import, end to end', `${importTime.toFixed(2)} s (${Math.round(summary.rowsRead / importTime).toLocaleString('en-US')} streams/s)`],
     ['  plays added / duplicates', `${summary.playsAdded.toLocaleString('en-US')} / ${summary.duplicatesSkipped.toLocaleString('en-US')}`],
     ['  phases (start time, s)', phases.map(([p, t]) => `${p} ${t.toFixed(1)}`).join(', ')],

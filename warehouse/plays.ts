@@ -184,11 +184,15 @@ export async function mergeStaged(
   }
   // API matching (rules 4 and 5) only when an API row, or a row that gained one, takes part: an
   // export-only merge then runs the same plan as before API plays existed (the hot path of imports).
-  const api = await db.one<{ involved: boolean }>(
+  // Likewise Account data against Extended history (rule 3) only when an Account row takes part.
+  const involved = await db.one<{ api: boolean; account: boolean }>(
     `SELECT EXISTS (FROM incoming_plays WHERE source = 'api')
-         OR EXISTS (FROM existing_plays WHERE source = 'api' OR api_played_at IS NOT NULL) AS involved`,
+         OR EXISTS (FROM existing_plays WHERE source = 'api' OR api_played_at IS NOT NULL) AS api,
+            EXISTS (FROM incoming_plays WHERE source = 'account_export')
+         OR EXISTS (FROM existing_plays WHERE source = 'account_export') AS account`,
   );
-  await db.run(`SET VARIABLE rewind_match_api = $1::BOOLEAN`, [api?.involved ?? true]);
+  await db.run(`SET VARIABLE rewind_match_api = $1::BOOLEAN`, [involved?.api ?? true]);
+  await db.run(`SET VARIABLE rewind_match_account = $1::BOOLEAN`, [involved?.account ?? true]);
   await createModelView(db, 'intermediate', 'int_plays_merged');
   await db.run(`CREATE OR REPLACE TEMP TABLE merged_plays AS SELECT * FROM int_plays_merged`);
   const counts = await db.one<{ rows_in: number; added: number; superseded: number; enriched: number }>(
@@ -220,7 +224,7 @@ export async function mergeStaged(
     [opts.timezone],
   );
   await db.run(`DROP TABLE IF EXISTS merged_plays; DROP TABLE IF EXISTS incoming_plays; DROP TABLE IF EXISTS existing_plays`);
-  await db.run(`RESET VARIABLE rewind_match_api`);
+  await db.run(`RESET VARIABLE rewind_match_api; RESET VARIABLE rewind_match_account`);
   return {
     rowsIn,
     added,

@@ -63,54 +63,73 @@
 --      row's track URI (when it had none), album name and URI (when it had none), artist URIs,
 --      context and api_played_at. A stored API row is superseded by it; an incoming API row is a
 --      duplicate; a stored exported row that gains them is 'enriched'.
--- Inputs: views `incoming_plays` and `existing_plays`, both in the stored play shape.
+-- Inputs: `incoming_plays` (a table: its rowid names a row) and `existing_plays`, both in the stored
+--   play shape.
 -- Variable: rewind_match_api BOOLEAN (NULL = true). mergeStaged sets it to false when neither
 --   input holds an API row or a row that gained one: steps 4 and 5 (and moving API columns in 3)
 --   then fold away at planning, and an export-only merge reads its rows as often as without them.
+-- Variable: rewind_match_account BOOLEAN (NULL = true). False when neither input holds an Account
+--   row: step 3 folds away (an import of Extended history alone does not look for pairs).
 
-with recursive incoming as (
-
-    select * from incoming_plays
-
-),
-
-existing as (
+with recursive existing as (
 
     select * from existing_plays
 
 ),
 
-incoming_distinct as (
+incoming_keys as (
 
-    -- one hash of every field: much cheaper to partition by than the 25 fields themselves
-    select *
-    from incoming
-    qualify row_number() over (
-        partition by hash(
+    -- rules 1 and 2 need only these columns: the windows below sort them, not whole rows
+    -- (rowid: incoming_plays is a table; it names the row for the join back in incoming_numbered)
+    select
+        rowid as row_id,
+        source,
+        ended_at,
+        ms_played,
+        source_file,
+        source_row,
+        -- one hash of every field: much cheaper to partition by than the 25 fields themselves
+        hash(
             source, ended_at, ms_played, kind, track_uri, track_name, artist_name, album_name,
             episode_uri, episode_name, show_name, audiobook_uri, audiobook_title,
             audiobook_chapter_uri, audiobook_chapter_title, platform, conn_country,
             reason_start, reason_end, shuffle, skipped, offline, offline_at, incognito,
             context_uri
-        )
-        order by source_file, source_row
-    ) = 1
+        ) as content_hash,
+        coalesce(track_uri, episode_uri, audiobook_chapter_uri, '') as item_uri,
+        coalesce(track_name, episode_name, audiobook_chapter_title, '') as item_name
+    from incoming_plays
+
+),
+
+incoming_distinct as (
+
+    -- rule 1: rows identical in every field are one, the first in the export kept
+    select *
+    from incoming_keys
+    qualify row_number() over (partition by content_hash order by source_file, source_row) = 1
+
+),
+
+incoming_occurrences as (
+
+    -- rule 2: the occurrence of each stream among those sharing (source, ended_at, ms_played)
+    select
+        row_id,
+        cast(row_number() over (
+            partition by source, ended_at, ms_played
+            order by item_uri, item_name, source_file, source_row
+        ) as integer) as occurrence
+    from incoming_distinct
 
 ),
 
 incoming_numbered as (
 
-    select * replace (
-        cast(row_number() over (
-            partition by source, ended_at, ms_played
-            order by
-                coalesce(track_uri, episode_uri, audiobook_chapter_uri, ''),
-                coalesce(track_name, episode_name, audiobook_chapter_title, ''),
-                source_file,
-                source_row
-        ) as integer) as occurrence
-    )
-    from incoming_distinct
+    select i.* replace (o.occurrence as occurrence)
+    from incoming_plays as i
+    join incoming_occurrences as o
+        on o.row_id = i.rowid
 
 ),
 
@@ -142,6 +161,7 @@ account_rows as (
     select *, hash(ended_at, ms_played, occurrence) as row_key
     from candidates
     where source = 'account_export'
+      and coalesce(getvariable('rewind_match_account'), true)
 
 ),
 
@@ -150,6 +170,7 @@ extended_rows as (
     select ended_at, ms_played, occurrence, track_name, episode_name, audiobook_chapter_title
     from candidates
     where source = 'extended_export'
+      and coalesce(getvariable('rewind_match_account'), true)
 
 ),
 
