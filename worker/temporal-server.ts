@@ -169,6 +169,13 @@ export async function ensureTemporal(cfg: TemporalConfig, layout: Layout, log: L
   const uiUrl = `http://${cfg.embeddedHost}:${cfg.uiPort}`;
   const endpoint = { address, namespace: cfg.namespace, uiUrl, embedded: true };
   if (await reachable(address)) return endpoint;
+  // One dev server per data folder (its SQLite file takes one writer): one started earlier with
+  // other ports is used where it listens, never joined by a second.
+  const running = await readState(layout);
+  if (running && running.address !== address && alive(running.pid) && (await reachable(running.address))) {
+    log(`Using the embedded Temporal dev server already running for this data folder at ${running.address} (not ${address}).`);
+    return { address: running.address, namespace: cfg.namespace, uiUrl: running.uiUrl, embedded: true };
+  }
 
   await fs.mkdir(layout.temporal, { recursive: true });
   // One starter at a time: two commands started together must not start two servers.

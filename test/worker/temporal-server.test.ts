@@ -47,6 +47,16 @@ test('starts the dev server with its database in the data folder, reuses it, and
   const stateAfter = JSON.parse(await fs.readFile(path.join(layout.temporal, 'server.json'), 'utf8')) as { pid: number };
   assert.equal(stateAfter.pid, state.pid);
 
+  // Other ports configured for the same data folder: the server already running for it is used,
+  // not a second one on the same database file.
+  const otherPorts = loadConfig({ REWIND_HOME: layout.home, REWIND_TEMPORAL_PORT: String(await freePort()), REWIND_TEMPORAL_UI_PORT: String(await freePort()) });
+  const moved: string[] = [];
+  const third = await ensureTemporal(otherPorts.temporal, layout, (m) => moved.push(m));
+  assert.deepEqual([third.address, third.uiUrl, third.embedded], [first.address, first.uiUrl, true]);
+  assert.ok(moved.some((m) => m.includes('already running for this data folder')), moved.join('\n'));
+  const stateThird = JSON.parse(await fs.readFile(path.join(layout.temporal, 'server.json'), 'utf8')) as { pid: number };
+  assert.equal(stateThird.pid, state.pid);
+
   // A reachable TEMPORAL_ADDRESS is used as it is.
   const external = await ensureTemporal(loadConfig({ REWIND_HOME: path.join(root, 'other'), TEMPORAL_ADDRESS: first.address }).temporal, new Layout(path.join(root, 'other')));
   assert.deepEqual([external.address, external.embedded], [first.address, false]);
