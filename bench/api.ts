@@ -166,6 +166,12 @@ try {
   }
   const warehouseSeconds = seconds(t0);
   const token = (await createToken(layout, 'heavy', 'bench')).token;
+  // The user the upload is imported for starts empty on every run (a reused warehouse would otherwise
+  // pile one more export on it each time).
+  for (const dir of [layout.userPlays('importer'), layout.martPartition('daily_rollups', 'importer'), layout.martPartition('period_snapshots', 'importer'), layout.userImports('importer'), path.join(layout.home, 'uploads', 'importer')]) {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+  await fs.rm(layout.userSettings('importer'), { force: true });
   const importerToken = (await createToken(layout, 'importer', 'bench')).token;
 
   // ------------------------------------------------------------------ the server (own process)
