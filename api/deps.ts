@@ -4,8 +4,14 @@
  */
 import type { Config } from '../config.ts';
 import type { Layout } from '../warehouse/layout.ts';
-import type { ImportProgress } from '../workflows/import.ts';
+import type { ImportProgress, ImportSummary } from '../workflows/import.ts';
 import type { AnalyticsReader } from '../warehouse/analytics.ts';
+
+/** The counts of an import, as the workflow's summary reports them. */
+export type ImportCounts = Pick<
+  ImportSummary,
+  'filesRead' | 'rowsRead' | 'playsAdded' | 'duplicatesSkipped' | 'accountRowsSuperseded' | 'rowsRejected'
+>;
 
 /** One import as the API shows it. */
 export interface ImportInfo {
@@ -17,14 +23,7 @@ export interface ImportInfo {
   /** The workflow's live progress while running (its `progress` query). */
   progress: ImportProgress | null;
   /** Counts, once imported. */
-  result: {
-    filesRead: number;
-    rowsRead: number;
-    playsAdded: number;
-    duplicatesSkipped: number;
-    accountRowsSuperseded: number;
-    rowsRejected: number;
-  } | null;
+  result: ImportCounts | null;
   /** Why it failed (names the archive entry and the reason for a bad export). */
   error: string | null;
 }
