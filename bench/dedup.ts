@@ -1,5 +1,5 @@
 /**
- * npm run bench:dedup [-- --days N --seed S --jitter-ms J --debug]
+ * npm run bench:dedup [-- --days N --seed S --jitter-ms J --item-jitter-ms K --debug]
  *
  * The matching rule between Web API plays and exported streams (sql/intermediate/int_plays_merged.sql)
  * on labelled data, through the real warehouse code (stageApiPlays / stageFile -> mergeStaged), in
@@ -19,8 +19,9 @@
  *     ms_played = the time heard. Offline streams carry the ts of the sync (shared by the whole
  *     batch) and offline_timestamp = their real start.
  *   - the API view: the streams of 30 s or more. played_at is the end (85 %) or the start (15 %,
- *     the wall-clock start: before a pause), chosen per play, with jitter (sd J = 0.5 s, capped at
- *     3 J; 1 % late by 2-45 s), 2 % on a whole second, printed without milliseconds; offline
+ *     the wall-clock start: before a pause), chosen per play, with jitter: a clock offset per
+ *     listening session (sd J = 0.5 s, capped at 3 J) plus each item's own noise (sd K = 25 ms,
+ *     capped at 3 K), 1 % late by 2-45 s; 2 % on a whole second, printed without milliseconds; offline
  *     batches listed at the plays' real times (70 %) or at the sync time, a few ms apart in the
  *     order played, consecutive tracks sometimes sharing one played_at (30 %). A track played twice in a row, listed at the end of the first
  *     play and the start of the second, gives the same track twice a moment apart. Polled every 3
@@ -51,6 +52,16 @@ const arg = (name: string, fallback: number) => {
 const DAYS = arg('days', 180);
 const SEED = arg('seed', 11);
 const JITTER_MS = arg('jitter-ms', 500);
+/**
+ * Each API item's own noise, on top of its session's clock offset (sd 25 ms: the network jitter
+ * between one client's reports). One clock stamps a session's plays, so the end of one play and the
+ * start of the next keep their order unless their own noise is larger than the gap between them;
+ * real polls list the same track twice 20-800 ms apart (../shared/real-data/api-notes.md). With
+ * `--item-jitter-ms 100`, or the older `--jitter-ms 0 --item-jitter-ms 500` where every item had
+ * its own 0.5 s, the end of a play and the start of its repeat often swap places, and no rule can
+ * tell them apart: those pairs are counted apart as "interchangeable".
+ */
+const ITEM_JITTER_MS = arg('item-jitter-ms', 25);
 const POLL_HOURS = 3;
 const START = Date.UTC(2025, 0, 1);
 const DAY_MS = 86_400_000;
@@ -67,6 +78,8 @@ function normal(): number {
   const u = Math.max(rand(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
 }
+/** Normal noise of standard deviation sd, capped at 3 sd. */
+const capped = (sd: number) => Math.max(-3 * sd, Math.min(3 * sd, normal() * sd));
 
 // ---------------------------------------------------------------------------------------------
 // Ground truth
@@ -91,6 +104,8 @@ interface Stream {
   /** When an offline stream reached Spotify (the export's ts of the whole batch). */
   syncedAt: number | null;
   offlineBatch: number | null;
+  /** The session's clock offset between the API's played_at and the export's ts (ms). */
+  clockOffset: number;
 }
 
 const ALBUMS = Array.from({ length: 300 }, (_, a) => {
@@ -118,6 +133,7 @@ function generateStreams(): Stream[] {
       clock += int(20, 240) * 60_000;
       const offline = chance(0.08);
       const offlineBatch = offline ? ++batch : null;
+      const clockOffset = capped(JITTER_MS);
       const plays = int(8, 45);
       const mode = pick(['album', 'favourites', 'shuffle'] as const);
       const album = pick(ALBUMS);
@@ -144,7 +160,7 @@ function generateStreams(): Stream[] {
         const pause = chance(0.03) ? int(10_000, 20 * 60_000) : 0;
         const start = clock;
         const end = start + msPlayed + pause;
-        sessionStreams.push({ id: 0, track, start, end, msPlayed, offline, syncedAt: null, offlineBatch });
+        sessionStreams.push({ id: 0, track, start, end, msPlayed, offline, syncedAt: null, offlineBatch, clockOffset });
         clock = end + int(0, 1_500);
         previous = track;
       }
@@ -213,23 +229,28 @@ interface ApiItem {
  */
 function apiItems(streams: readonly Stream[], from: number, to: number): ApiItem[] {
   const items: ApiItem[] = [];
-  const batchMode = new Map<number, { mode: 'sync' | 'real'; next: number; lastTrack: string | null }>();
+  // `shared`: the tracks listed at `next` so far (one track is never listed twice at one played_at:
+  // the API's (track, played_at) names a play, and consecutive polls repeat it)
+  const batchMode = new Map<number, { mode: 'sync' | 'real'; next: number; shared: Set<string> }>();
   for (const s of [...streams].sort((a, b) => a.start - b.start)) {
     if (s.msPlayed < 30_000) continue;
     let at: number;
     let batch = s.offline ? batchMode.get(s.offlineBatch!) : undefined;
     if (s.offline && !batch) {
-      batch = { mode: chance(0.3) ? 'sync' : 'real', next: s.syncedAt!, lastTrack: null };
+      batch = { mode: chance(0.3) ? 'sync' : 'real', next: s.syncedAt!, shared: new Set() };
       batchMode.set(s.offlineBatch!, batch);
     }
     if (batch?.mode === 'sync') {
       // The next played_at of the batch; a different track may share the previous one.
-      if (batch.lastTrack === null || batch.lastTrack === s.track.uri || !chance(0.3)) batch.next += int(1, 40);
-      batch.lastTrack = s.track.uri;
+      if (batch.shared.size === 0 || batch.shared.has(s.track.uri) || !chance(0.3)) {
+        batch.next += int(1, 40);
+        batch.shared.clear();
+      }
+      batch.shared.add(s.track.uri);
       at = batch.next;
     } else {
       const base = chance(0.15) ? s.start : s.end;
-      const jitter = chance(0.01) ? uniform(2_000, 45_000) : Math.max(-3 * JITTER_MS, Math.min(3 * JITTER_MS, normal() * JITTER_MS));
+      const jitter = chance(0.01) ? uniform(2_000, 45_000) : s.clockOffset + capped(ITEM_JITTER_MS);
       at = Math.round(base + jitter);
     }
     if (at < from || at >= to) continue;
@@ -355,6 +376,8 @@ interface RuleOutcome {
   lost: number;
   mergeSeconds: number;
   merges: number;
+  /** Streams stored more than once. */
+  twice: number[];
 }
 
 async function runRule(
@@ -438,8 +461,8 @@ async function runRule(
         console.log(`LOST #${id} ${order}`, near, [...itemStream].filter(([, v]) => Math.abs(v - id) < 3));
       }
     }
-    if (process.argv.includes('--debug')) for (const [id, n] of storedStreams) if (n > 1) console.log(`TWICE #${id} ${order}`);
-    return { found, storedRows: stored.length, storedTwice, lost, mergeSeconds, merges };
+    const twice = [...storedStreams].filter(([, n]) => n > 1).map(([id]) => id);
+    return { found, storedRows: stored.length, storedTwice, lost, mergeSeconds, merges, twice };
   } finally {
     db.close();
   }
@@ -483,7 +506,7 @@ async function main(): Promise<void> {
       `labelled data: ${streams.length} streams over ${DAYS} days (seed ${SEED}); export view ${exportRows.length} rows ` +
         `(days 1-${DAYS - 30}); API view ${polledItems.length} distinct items from ${[...pollsByDay.values()].flat().length} polls ` +
         `(days 31-${DAYS}); ${inBoth.size} true pairs; ${multi} streams repeating the track before them; ` +
-        `${streams.filter((s) => s.offline).length} offline streams`,
+        `${streams.filter((s) => s.offline).length} offline streams; API jitter: session offset sd ${JITTER_MS} ms + item noise sd ${ITEM_JITTER_MS} ms`,
     );
     console.log('');
     console.log('| method | pairs found | correct | precision | recall | interchangeable | precision, recall with them |');
@@ -518,6 +541,11 @@ async function main(): Promise<void> {
       }
       const paired = new Set(outcomes['api-first'].found.filter(([a, x]) => a === x).map(([a]) => a));
       for (const id of inBoth) if (!paired.has(id)) console.log(`MISSED ${fmt(id)}`);
+      for (const [order, o] of Object.entries(outcomes)) {
+        for (const id of o.twice) {
+          console.log(`TWICE ${order} ${fmt(id)}\n${[-3, -2, -1, 1, 2, 3].map((k) => byId.has(id + k) ? `      ${fmt(id + k)}` : '').join('\n')}`);
+        }
+      }
     }
     const worst = Math.min(...rows.slice(2).flatMap(([, s]) => [s.correct / s.pairs, s.correct / s.truePairs]));
     const worstWith = Math.min(

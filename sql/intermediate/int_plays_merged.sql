@@ -58,7 +58,11 @@
 --      and an offline batch, whose streams share one ts, pairs in the order it was played. Pairs
 --      that are each other's pick are made and their rows leave; rounds repeat until no candidate
 --      is left. Last, an API row left without a stream whose candidate went to another API row
---      that has a free candidate of its own takes it, and that one moves to its free candidate.
+--      takes it, and that one moves to another candidate of its own, and so on until one moves to a
+--      free stream (the path whose pairs cost least, up to 8 moves): a run of plays of one track whose
+--      played_at all lean towards the next stream's start ends with one row more and one less.
+--      Two pairs that cross in time (the earlier API row with the later stream) are then swapped
+--      when each API row is a candidate for the other's stream.
 --      The exported row wins: it keeps its identity, times and true ms_played, and gains the API
 --      row's track URI (when it had none), album name and URI (when it had none), artist URIs,
 --      context and api_played_at. A stored API row is superseded by it; an incoming API row is a
@@ -452,7 +456,8 @@ api_distances as (
             -- online: listed at its start, before a pause: after the stream before it ended
             when source = 'extended_export'
                 and offline_at is null
-                and p >= previous_ended_at - interval 60 second
+                -- (none: no exported stream ended within 2 hours before the API rows)
+                and (previous_ended_at is null or p >= previous_ended_at - interval 60 second)
                 and p <= started_at
                 and epoch(started_at) - epoch(p) <= 1800
                 then epoch(started_at) - epoch(p)
@@ -462,7 +467,13 @@ api_distances as (
                 and p <= coalesce(next_offline_at, offline_at + to_milliseconds(ms_played) + interval 1800 second) + interval 60 second
                 and epoch(p) - epoch(offline_at) - ms_played / 1000.0 <= 1800
                 then epoch(p) - epoch(offline_at) - ms_played / 1000.0
-        end as pause
+        end as pause,
+        -- an offline stream's API row listed at the time of the sync, not at the play's own time
+        offline_at is not null
+            and abs(epoch(p) - epoch(ended_at)) < least(
+                abs(epoch(p) - epoch(offline_at)),
+                abs(epoch(p) - epoch(offline_at) - ms_played / 1000.0)
+            ) as at_sync
     from api_same_track
 
 ),
@@ -484,16 +495,20 @@ api_edges as (
         case
             when distance <= (case when source = 'account_export' then 150 else 60 end) then distance
             else pause
-        end as cost
+        end as cost,
+        -- the order of time in which pairs are made: earliest first, but latest first for an
+        -- offline batch listed at its sync (a poll lists only the last 50 plays: of a batch listed
+        -- at once, the ones a poll missed are its first)
+        case when at_sync then -1 else 1 end as direction
     from api_distances
     where distance <= (case when source = 'account_export' then 150 else 60 end)
        or pause is not null
 
 ),
 
-api_pairing (api_key, x_key, p, x_time, phase, cost, state, pass) as (
+api_pairing (api_key, x_key, p, x_time, phase, cost, direction, state, pass) as (
 
-    select api_key, x_key, p, x_time, phase, cost, 'open', 0
+    select api_key, x_key, p, x_time, phase, cost, direction, 'open', 0
     from api_edges
 
     union all
@@ -516,14 +531,14 @@ api_pairing (api_key, x_key, p, x_time, phase, cost, state, pass) as (
             select api_key, x_key
             from with_degree
             qualify
-                row_number() over (partition by api_key order by floor(cost), x_time, cost, x_key) = 1
-                and row_number() over (partition by x_key order by not api_sole, floor(cost), p, cost, api_key) = 1
+                row_number() over (partition by api_key order by floor(cost), direction * epoch(x_time), cost, x_key) = 1
+                and row_number() over (partition by x_key order by not api_sole, floor(cost), direction * epoch(p), cost, api_key) = 1
         )
 
         -- picked edges are paired; edges touching a paired row leave; the rest stay open (when
         -- nothing could be picked, the edges of the current phase leave: the next phase follows)
         select
-            o.api_key, o.x_key, o.p, o.x_time, o.phase, o.cost,
+            o.api_key, o.x_key, o.p, o.x_time, o.phase, o.cost, o.direction,
             case when k.api_key is not null then 'paired' else 'open' end,
             o.pass + 1
         from open_edges as o
@@ -545,39 +560,144 @@ api_rounds as (
 
 ),
 
+api_unpaired as (
+
+    select distinct api_key
+    from api_edges
+    where api_key not in (select api_key from api_rounds)
+
+),
+
+api_paths (origin, tail_key, flips, taken, steps, cost, done) as (
+
+    -- from an API row left without a stream: its candidate, and when another API row holds that
+    -- one, that row's other candidates, and so on (an alternating path, up to 8 steps, ending at a
+    -- free stream). `flips` are the pairs the path makes; each row on it gives up the one it held.
+    -- `cost`: what the pairs made cost less what the pairs given up cost.
+    select
+        u.api_key,
+        r.api_key,
+        [{'api_key': u.api_key, 'x_key': e.x_key}],
+        [e.x_key],
+        1,
+        e.cost - coalesce(h.cost, 0),
+        r.api_key is null
+    from api_unpaired as u
+    join api_edges as e on e.api_key = u.api_key
+    left join api_rounds as r on r.x_key = e.x_key
+    left join api_edges as h on h.api_key = r.api_key and h.x_key = r.x_key
+
+    union all
+
+    select
+        p.origin,
+        r.api_key,
+        list_append(p.flips, {'api_key': p.tail_key, 'x_key': e.x_key}),
+        list_append(p.taken, e.x_key),
+        p.steps + 1,
+        p.cost + e.cost - coalesce(h.cost, 0),
+        r.api_key is null
+    from api_paths as p
+    join api_edges as e on e.api_key = p.tail_key
+    left join api_rounds as r on r.x_key = e.x_key
+    left join api_edges as h on h.api_key = r.api_key and h.x_key = r.x_key
+    where not p.done
+      and p.steps < 8
+      and not list_contains(p.taken, e.x_key)
+
+),
+
+api_best_paths as (
+
+    -- per row left without a stream: the complete path that costs least, then the shortest
+    select origin, flips
+    from api_paths
+    where done
+    qualify row_number() over (partition by origin order by cost, steps, taken) = 1
+
+),
+
+api_flips as (
+
+    select origin, unnest(flips, recursive := true)
+    from api_best_paths
+
+),
+
 api_repairs as (
 
-    -- an API row left without a stream whose candidate went to another API row that has a free
-    -- candidate of its own: both get one (one step of an augmenting path)
-    select
-        u.api_key as left_key,
-        taken.x_key as taken_x_key,
-        taken.api_key as moved_key,
-        free.x_key as free_x_key
-    from api_edges as u
-    join api_rounds as taken
-        on taken.x_key = u.x_key
-    join api_edges as free
-        on  free.api_key = taken.api_key
-        and free.x_key <> taken.x_key
-    where u.api_key not in (select api_key from api_rounds)
-      and free.x_key not in (select x_key from api_rounds)
-    qualify
-        row_number() over (partition by u.api_key order by u.cost + free.cost, taken.x_key, free.x_key) = 1
-        and row_number() over (partition by taken.api_key order by u.cost + free.cost, u.api_key, free.x_key) = 1
-        and row_number() over (partition by free.x_key order by u.cost + free.cost, u.api_key, taken.x_key) = 1
+    -- the paths that share no row with another path are made
+    select f.api_key, f.x_key
+    from api_flips as f
+    where f.origin not in (
+        select a.origin
+        from api_flips as a
+        join api_flips as b
+            on (a.api_key = b.api_key or a.x_key = b.x_key)
+            and a.origin <> b.origin
+    )
+
+),
+
+api_matched as (
+
+    select api_key, x_key
+    from api_rounds
+    where api_key not in (select api_key from api_repairs)
+    union all
+    select api_key, x_key from api_repairs
+
+),
+
+api_matched_edges as (
+
+    select m.api_key, m.x_key, e.p, e.x_time, e.phase
+    from api_matched as m
+    join api_edges as e
+        on e.api_key = m.api_key and e.x_key = m.x_key
+
+),
+
+api_crossings as (
+
+    -- two pairs that cross in time (the earlier API row with the later stream), when each API row
+    -- is also a candidate for the other's stream, no worse in phase: closeness by whole seconds can
+    -- cross them when both played_at lie between the end of one play and the start of its repeat
+    select a.api_key as a_key, a.x_key as a_x, b.api_key as b_key, b.x_key as b_x
+    from api_matched_edges as a
+    join api_edges as a_to_b
+        on a_to_b.api_key = a.api_key and a_to_b.x_key <> a.x_key
+    join api_matched_edges as b
+        on b.x_key = a_to_b.x_key
+    join api_edges as b_to_a
+        on b_to_a.api_key = b.api_key and b_to_a.x_key = a.x_key
+    where a.p < b.p
+      and a.x_time > b.x_time
+      and greatest(a_to_b.phase, b_to_a.phase) <= greatest(a.phase, b.phase)
+
+),
+
+api_uncrossed as (
+
+    -- crossings that share no row with another are undone
+    select * from api_crossings as c
+    where not exists (
+        select 1 from api_crossings as o
+        where (o.a_key, o.b_key) <> (c.a_key, c.b_key)
+          and (o.a_key in (c.a_key, c.b_key) or o.b_key in (c.a_key, c.b_key))
+    )
 
 ),
 
 api_pairs as (
 
     select api_key, x_key
-    from api_rounds
-    where api_key not in (select moved_key from api_repairs)
+    from api_matched
+    where api_key not in (select a_key from api_uncrossed union all select b_key from api_uncrossed)
     union all
-    select left_key, taken_x_key from api_repairs
+    select a_key, b_x from api_uncrossed
     union all
-    select moved_key, free_x_key from api_repairs
+    select b_key, a_x from api_uncrossed
 
 ),
 

@@ -1,6 +1,7 @@
 /**
  * int_plays_merged (the matching rule) on given rows -> expected rows: API plays against exported
- * streams in both orders of arrival, a re-sync of the same API batch, API plays against each other,
+ * streams in both orders of arrival (with the hard cases: repeats, offline batches, pauses, runs of
+ * one track whose played_at lean one way), a re-sync of the same API batch, API plays against each other,
  * and the model's key checks (sql/tests/int_plays_merged__*.sql).
  */
 import { describe, test, before, after } from 'node:test';
@@ -70,6 +71,20 @@ const EXPORTED: PlayInput[] = [
   // A 10 s skip, then the same track in full: the realtime mode recorded the skip.
   ext('Upsilon', '18:00:10', 10_000),
   ext('Upsilon', '18:03:30', 200_000),
+  // An offline batch of one track three times, listed by the API at the sync: the poll missed the first.
+  ext('Phi', '20:00:00', 100_000, { offline: true, offline_at: t('19:40:00') }),
+  ext('Phi', '20:00:00', 101_000, { offline: true, offline_at: t('19:41:41') }),
+  ext('Phi', '20:00:00', 102_000, { offline: true, offline_at: t('19:43:23') }),
+  // One track four times in a row, every played_at 1.1 s after the end: nearer (by whole seconds)
+  // to the start of the next stream than to the end of its own.
+  ext('Chi', '21:03:20', 200_500),
+  ext('Chi', '21:06:42', 200_500),
+  ext('Chi', '21:10:04', 200_500),
+  ext('Chi', '21:13:26', 200_500),
+  // A track twice in a row, both listed 1.1-1.5 s after the first one's end: both nearer (by whole
+  // seconds) to the start of the second stream; the earlier is the end of the first.
+  ext('Psi', '22:01:14', 74_000),
+  ext('Psi', '22:02:29', 74_066),
 ];
 
 const API: PlayInput[] = [
@@ -91,6 +106,14 @@ const API: PlayInput[] = [
   api('Sigma', '17:20:00.400'), // the start of the second: also the end of the first
   api('Upsilon', '18:00:10.500', 10_000, { source_file: 'currently-playing' }), // the skip, seen by the realtime mode
   api('Upsilon', '18:03:30.400', 200_000), // the full play
+  api('Phi', '20:00:00.020', 100_000), // the second and third of the batch, a few ms apart in the order played
+  api('Phi', '20:00:00.045', 100_000),
+  api('Chi', '21:03:22.050', 200_000),
+  api('Chi', '21:06:44.050', 200_000),
+  api('Chi', '21:10:06.050', 200_000),
+  api('Chi', '21:13:28.050', 200_000),
+  api('Psi', '22:01:16.125', 74_000),
+  api('Psi', '22:01:16.493', 74_000),
 ];
 
 /** Which API play each exported stream is (track, end -> api played_at); the rest have none. */
@@ -112,6 +135,14 @@ const EXPECTED_PAIRS: Record<string, string> = {
   [`Sigma ${t('17:23:00')}`]: t('17:20:00.400'),
   [`Upsilon ${t('18:00:10')}`]: t('18:00:10.500'),
   [`Upsilon ${t('18:03:30')}`]: t('18:03:30.400'),
+  [`Phi ${t('20:00:00')} 101000`]: t('20:00:00.020'),
+  [`Phi ${t('20:00:00')} 102000`]: t('20:00:00.045'),
+  [`Chi ${t('21:03:20')}`]: t('21:03:22.050'),
+  [`Chi ${t('21:06:42')}`]: t('21:06:44.050'),
+  [`Chi ${t('21:10:04')}`]: t('21:10:06.050'),
+  [`Chi ${t('21:13:26')}`]: t('21:13:28.050'),
+  [`Psi ${t('22:01:14')}`]: t('22:01:16.125'),
+  [`Psi ${t('22:02:29')}`]: t('22:01:16.493'),
 };
 
 type Row = {
@@ -161,7 +192,8 @@ function assertPairs(result: readonly Row[]): void {
   const exported = result.filter((r) => r.source !== 'api' && r.status !== 'superseded' && r.status !== 'duplicate');
   assert.equal(exported.length, EXPORTED.length);
   for (const r of exported) {
-    assert.equal(r.api_played_at, EXPECTED_PAIRS[`${r.track_name} ${r.ended_at}`] ?? null, `${r.track_name} ${r.ended_at}`);
+    const expected = EXPECTED_PAIRS[`${r.track_name} ${r.ended_at} ${r.ms_played}`] ?? EXPECTED_PAIRS[`${r.track_name} ${r.ended_at}`];
+    assert.equal(r.api_played_at, expected ?? null, `${r.track_name} ${r.ended_at} ${r.ms_played}`);
     if (r.api_played_at !== null) {
       assert.equal(r.album_uri, 'spotify:album:A1');
       assert.deepEqual(r.artist_uris, ['spotify:artist:R1']);
