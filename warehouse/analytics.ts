@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { DEFAULT_TEMP_DIRECTORY, ident, literal, plain } from './duckdb.ts';
-import { partFile } from './files.ts';
+import { partFile, partitionChanges } from './files.ts';
 import { type Layout, type Mart, assertUserId } from './layout.ts';
 import { PLAY_COLUMNS, withPlayColumns } from './schema.ts';
 
@@ -187,12 +187,19 @@ const PART = /^part-(\d{8})\.parquet$/;
 /**
  * Folder listings, revalidated by the folder's change time: a new generation is renamed into its
  * partition folder, and a new partition folder into its parent, which changes that folder's ctime and
- * mtime. A stat is cheaper than a readdir on the hot path of every request.
+ * mtime. A stat is cheaper than a readdir, and a listing checked in the last RECHECK_MS is used
+ * without one (a stat per folder per request was a third of a cached answer's cost): a generation
+ * another process (a separate worker) writes is seen up to RECHECK_MS later, one this process writes
+ * at once (partitionChanges).
  */
-const listings = new Map<string, { stamp: string; names: string[] }>();
+const listings = new Map<string, { stamp: string; names: string[]; checkedAt: number; changes: number }>();
 const MAX_LISTINGS = 50_000;
+const RECHECK_MS = 100;
 
 function listDir(dir: string): string[] {
+  const now = performance.now();
+  const cached = listings.get(dir);
+  if (cached && now - cached.checkedAt < RECHECK_MS && cached.changes === partitionChanges()) return cached.names;
   let stamp: string;
   try {
     const st = statSync(dir);
@@ -201,11 +208,15 @@ function listDir(dir: string): string[] {
     listings.delete(dir);
     return [];
   }
-  const cached = listings.get(dir);
-  if (cached && cached.stamp === stamp) return cached.names;
+  if (cached && cached.stamp === stamp) {
+    cached.checkedAt = now;
+    cached.changes = partitionChanges();
+    return cached.names;
+  }
   // File times have the kernel's coarse clock: a folder changed in the last second may change again
   // with the same time stamp, so its listing is not trusted (and not kept) until it has been quiet.
   const settled = Date.now() - Number(stamp.split(':')[1]) > 1000;
+  const changes = partitionChanges();
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -217,7 +228,7 @@ function listDir(dir: string): string[] {
     return names;
   }
   if (listings.size >= MAX_LISTINGS) listings.clear();
-  listings.set(dir, { stamp, names });
+  listings.set(dir, { stamp, names, checkedAt: now, changes });
   return names;
 }
 
@@ -324,6 +335,8 @@ async function rows<T = Row>(c: DuckDBConnection, sql: string, params?: DuckDBVa
 // The reader
 
 export class AnalyticsReader {
+  /** How stale a folder listing may be when another process changed the folder (ms). */
+  static readonly RECHECK_MS = RECHECK_MS;
   private readonly cache = new Map<string, unknown>();
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly cacheEntries: number;

@@ -23,6 +23,17 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+let changes = 0;
+
+/**
+ * How many times this process has changed a partition folder (a generation renamed in, a partition
+ * emptied). Readers that cache folder listings compare it, so this process's own writes are seen at
+ * once; another process's are seen when the reader next checks the folder.
+ */
+export function partitionChanges(): number {
+  return changes;
+}
+
 /** Generations present in one partition folder, highest first. */
 export async function generations(dir: string): Promise<number[]> {
   let names: string[];
@@ -107,9 +118,11 @@ export async function writeGeneration(db: Db, dir: string, selectSql: string, pa
       await fs.rm(tmp, { force: true });
       for (const g of gens) await fs.rm(partFile(dir, g), { force: true });
       await fs.rmdir(dir).catch(() => undefined);
+      changes++;
       return 0;
     }
     await fs.rename(tmp, partFile(dir, next));
+    changes++;
     await tidyPartition(dir);
     return count;
   } catch (e) {
@@ -154,12 +167,14 @@ export async function writePartitionedGenerations(
       if (file) {
         await fs.mkdir(dir, { recursive: true });
         await fs.rename(file, partFile(dir, (gens[0] ?? 0) + 1));
+        changes++;
         await tidyPartition(dir);
         const rows = await db.one<{ n: number }>(`SELECT count(*) AS n FROM read_parquet(${literal(partFile(dir, (gens[0] ?? 0) + 1))})`);
         written.set(key, rows?.n ?? 0);
       } else {
         for (const g of gens) await fs.rm(partFile(dir, g), { force: true });
         await fs.rmdir(dir).catch(() => undefined);
+        changes++;
         written.set(key, 0);
       }
     }

@@ -65,12 +65,16 @@ async function readTokens(layout: Layout): Promise<TokenFile> {
   }
 }
 
+/** Token-file writes by this process: a TokenStore sees them at once, without waiting to re-check. */
+let tokenWrites = 0;
+
 async function updateTokens<T>(layout: Layout, fn: (file: TokenFile) => T): Promise<T> {
   await ensureSecretsDir(layout);
   return withLock(layout, 'api-tokens', async () => {
     const file = await readTokens(layout);
     const out = fn(file);
     await writeSecretFile(tokensFile(layout), JSON.stringify(file, null, 2) + '\n');
+    tokenWrites++;
     return out;
   });
 }
@@ -108,13 +112,25 @@ export async function revokeToken(layout: Layout, id: string): Promise<boolean> 
 
 /** In-memory view of the token file for the API, reloaded when the file changes. */
 export class TokenStore {
+  static readonly RECHECK_MS = 100;
   private byHash = new Map<string, TokenRecord>();
   private byId = new Map<string, TokenRecord>();
   private stamp = '';
+  private checkedAt = -Infinity;
+  private writesSeen = -1;
 
   constructor(private readonly layout: Layout) {}
 
+  /**
+   * Re-read the file when it changed. It is checked (a stat) at most every RECHECK_MS: a token
+   * another process creates or revokes (`rewind token revoke`) takes effect up to that much later,
+   * one this process writes at once.
+   */
   private refresh(): void {
+    const now = performance.now();
+    if (now - this.checkedAt < TokenStore.RECHECK_MS && this.writesSeen === tokenWrites) return;
+    this.checkedAt = now;
+    this.writesSeen = tokenWrites;
     const file = tokensFile(this.layout);
     let stamp = 'none';
     try {

@@ -1,7 +1,8 @@
 /**
  * The API's reader (warehouse/analytics.ts) on real Parquet files: results cached by live file names
  * (a new generation is a new answer, the same files the same answer without a query), reads that
- * run while writers replace files (never an error, never a half state), and a history cursor that
+ * run while writers replace files (never an error, never a half state), another process's writes
+ * seen once the folder is re-checked, and a history cursor that
  * stays put while plays are added.
  */
 import { after, before, test } from 'node:test';
@@ -10,6 +11,8 @@ import { mkdtempSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AnalyticsReader, parsePeriod } from '../../warehouse/analytics.ts';
+import { Db, literal } from '../../warehouse/duckdb.ts';
+import { generations, partFile } from '../../warehouse/files.ts';
 import { Layout } from '../../warehouse/layout.ts';
 import { rebuildUserModels } from '../../warehouse/models.ts';
 import { ensureUser } from '../../warehouse/users.ts';
@@ -60,6 +63,29 @@ test('answers are cached by the live files: same files, no query; a new generati
   const after = await reader.overview('u', parsePeriod('all_time'));
   assert.equal(after?.listens, 11, 'the new generation is read at once');
   assert.notEqual(after, first);
+});
+
+test('a generation another process writes is read once the listing is re-checked (RECHECK_MS)', async () => {
+  await writePlays(layout, 'u', Array.from({ length: 4 }, (_, i) => play(i, '2022-02-02')), { mode: 'replace' });
+  await rebuildUserModels(layout, dbOptions, 'u');
+  // Let the folder settle (listings of folders changed in the last second are never kept), then read.
+  await new Promise((r) => setTimeout(r, 1100));
+  const before = await reader.overview('u', parsePeriod('all_time'));
+  // "Another process": a next generation written without this process's warehouse code.
+  const dir = layout.martPartition('period_snapshots', 'u');
+  const [live] = await generations(dir);
+  const db = await Db.open({ threads: 1 });
+  try {
+    await db.run(
+      `COPY (select * replace (listens + 1000 as listens) from read_parquet(${literal(partFile(dir, live!))}))
+       TO ${literal(partFile(dir, live! + 1))} (FORMAT parquet)`,
+    );
+  } finally {
+    db.close();
+  }
+  await new Promise((r) => setTimeout(r, AnalyticsReader.RECHECK_MS + 50));
+  const after = await reader.overview('u', parsePeriod('all_time'));
+  assert.equal(after?.listens, (before?.listens ?? 0) + 1000);
 });
 
 test('reads while writers replace the files: never an error, always a whole state', { timeout: 120_000 }, async () => {
