@@ -82,6 +82,11 @@ export function calendarYear(days, year, {width, max} = {}) {
   });
 }
 
+/** `s` cut to at most `n` characters, an ellipsis marking the cut. */
+function ellipsis(s, n) {
+  return s.length <= n ? s : `${s.slice(0, Math.max(1, n - 1))}…`;
+}
+
 /** Horizontal bars: `y` a name, `x` a value, with a formatted label in the tooltip. */
 export function barsX(rows, {x, y, label, width, format = (v) => formatInt(v), color, sort = true, marginLeft = 140, tickFormat} = {}) {
   return Plot.plot({
@@ -89,7 +94,8 @@ export function barsX(rows, {x, y, label, width, format = (v) => formatInt(v), c
     height: Math.max(80, rows.length * 24 + 40),
     marginLeft,
     x: {grid: true, label, tickFormat},
-    y: {label: null},
+    // Names longer than the margin are cut with an ellipsis (the tooltip shows them whole).
+    y: {label: null, tickFormat: (s) => ellipsis(String(s), Math.floor((marginLeft - 10) / 5.5))},
     marks: [
       Plot.barX(rows, {
         x,
