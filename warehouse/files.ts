@@ -101,16 +101,22 @@ export async function tidyPartition(dir: string): Promise<void> {
 /**
  * Write the rows of `selectSql` as the next generation of the partition `dir`.
  * When the query returns no rows the partition is emptied (its files removed) instead.
- * Returns the number of rows written.
+ * Returns the number of rows written. `rowGroupSize`: rows per Parquet row group (122,880 by default).
  */
-export async function writeGeneration(db: Db, dir: string, selectSql: string, params?: Params): Promise<number> {
+export async function writeGeneration(
+  db: Db,
+  dir: string,
+  selectSql: string,
+  params?: Params,
+  options: { rowGroupSize?: number } = {},
+): Promise<number> {
   await fs.mkdir(dir, { recursive: true });
   const gens = await generations(dir);
   const next = (gens[0] ?? 0) + 1;
   const tmp = path.join(dir, `.tmp-${randomUUID()}.parquet`);
   try {
     const rows = await db.one<{ Count: number }>(
-      `COPY (${selectSql}) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`,
+      `COPY (${selectSql}) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.trunc(options.rowGroupSize ?? 122_880)})`,
       params,
     );
     const count = Number(rows?.Count ?? 0);

@@ -20,7 +20,10 @@
  * (`user_id` is the Hive key in the path, not a column of the files), and records per-user freshness
  * in `<home>/warehouse/_models.json`.
  */
-import { type Db, type DbOptions, ident, literal, stringList, withDb } from './duckdb.ts';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { type Db, type DbOptions, type Params, ident, literal, stringList, withDb } from './duckdb.ts';
 import { liveFile, liveFiles, readJson, writeGeneration, writeJsonAtomic } from './files.ts';
 import { withLock, withUserLock } from './lock.ts';
 import { ensureUser } from './users.ts';
@@ -213,7 +216,18 @@ export async function readModelState(layout: Layout): Promise<ModelState> {
   return (await readJson<ModelState>(layout.models)) ?? {};
 }
 
-export type BuildOptions = ModelScope;
+export interface BuildOptions extends ModelScope {
+  /**
+   * Most plays one daily_rollups pass reads (default PLAYS_PER_PASS, sized for DuckDB's default
+   * 768 MB): a smaller memory limit wants smaller passes.
+   */
+  playsPerPass?: number;
+  /**
+   * A user with more plays than this (default IN_MEMORY_PLAYS) has daily_rollups built through
+   * Parquet files instead of a table in memory: slower, but memory-bounded however dense the history.
+   */
+  inMemoryPlays?: number;
+}
 
 export interface BuildResult {
   /** Daily rows (re)computed for the days in scope (days in scope that have plays). */
@@ -226,18 +240,19 @@ export interface BuildResult {
   full: boolean;
 }
 
-/** Temporary objects a build creates on the connection (dropped afterwards). */
-const TEMP_OBJECTS = [
-  ['VIEW', 'plays'],
-  ['VIEW', 'int_plays_local'],
-  ['TABLE', 'daily_rollups__rebuilt'],
-  ['TABLE', 'daily_rollups'],
-  ['TABLE', 'period_snapshots'],
-] as const;
+/** Temporary objects (tables or views) a build creates on the connection (dropped afterwards). */
+const TEMP_OBJECTS = ['plays', 'int_plays_local', 'daily_rollups__rebuilt', 'daily_rollups', 'period_snapshots'];
 
 /** Drop the build's temporary objects and variables. */
 async function cleanUp(db: Db): Promise<void> {
-  for (const [kind, name] of [...TEMP_OBJECTS].reverse()) await db.run(`DROP ${kind} IF EXISTS temp.${ident(name)}`);
+  const objects = await db.all<{ name: string; kind: string }>(
+    `select view_name as name, 'VIEW' as kind from duckdb_views() where temporary
+     union all
+     select table_name, 'TABLE' from duckdb_tables() where temporary`,
+  );
+  for (const { name, kind } of objects) {
+    if (TEMP_OBJECTS.includes(name)) await db.run(`DROP ${kind} IF EXISTS temp.${ident(name)}`);
+  }
   for (const v of VARIABLES) await db.run(`RESET VARIABLE ${ident(v)}`);
 }
 
@@ -259,10 +274,10 @@ async function hasMartColumns(db: Db, file: string, mart: Mart): Promise<boolean
   return shape(actual) === shape(expected);
 }
 
-/** Every date of a calendar year, as 'YYYY-MM-DD'. */
-function datesOfYear(year: number): string[] {
+/** Every date from `first` to `last`, both 'YYYY-MM-DD' and included. */
+function datesBetween(first: string, last: string): string[] {
   const out: string[] = [];
-  for (let t = Date.UTC(year, 0, 1); new Date(t).getUTCFullYear() === year; t += 86_400_000) {
+  for (let t = Date.parse(`${first}T00:00:00Z`); t <= Date.parse(`${last}T00:00:00Z`); t += 86_400_000) {
     out.push(new Date(t).toISOString().slice(0, 10));
   }
   return out;
@@ -272,59 +287,159 @@ function datesOfYear(year: number): string[] {
 const PLAYS_PER_PASS = 150_000;
 
 /**
- * Run daily_rollups for the days in scope into the temporary table `table`, in passes of whole
- * local calendar years holding at most PLAYS_PER_PASS plays (a heavy year is a pass of its own):
- * memory stays bounded however long the history, and int_plays_local's coarse filters let each
- * pass read only the files of its years. Leaves `scope_days`
- * as the whole scope again. Returns the number of rows.
+ * Rows per row group of a daily_rollups file (and of a build's scratch files): about two months of
+ * days. A reader holds a row group's lists at a time, and a year's days are read without the rest
+ * (mergeStoredDays, the API's date ranges).
  */
-async function rebuildDays(db: Db, scope: ModelScope, table: string): Promise<number> {
+const DAILY_ROW_GROUP = 64;
+
+/**
+ * Most plays of a user whose daily_rollups a build holds in memory (a temporary table, the fastest
+ * for the period snapshots that read it): a 1,000,000-play history builds within the default
+ * 768 MB. A user with more goes through Parquet files, one per pass (DaysSink).
+ */
+const IN_MEMORY_PLAYS = 1_000_000;
+
+/**
+ * Where a build collects daily_rollups rows, batch after batch, in the order added: a temporary
+ * table, or (for a history too dense to hold in memory) Parquet files in a scratch folder, read
+ * back in order. `source` is the SQL of every row added, in that order.
+ */
+interface DaysSink {
+  add(selectSql: string, params?: Params): Promise<void>;
+  source(): string;
+  /** Make the rows the temporary object `name` (the table itself, or a view over the files). */
+  publish(name: string): Promise<void>;
+  drop(): Promise<void>;
+}
+
+function tableSink(db: Db, table: string): DaysSink & { create(): Promise<void> } {
+  return {
+    create: () => db.run(`CREATE TEMP TABLE ${ident(table)} AS ${emptyRelation(MART_COLUMNS.daily_rollups)}`),
+    add: (sql, params) => db.run(`INSERT INTO ${ident(table)} BY NAME ${sql}`, params),
+    source: () => `select * from ${ident(table)}`,
+    publish: async (name) => {
+      if (name !== table) throw new Error(`a table sink is published under its own name (${table})`);
+    },
+    drop: () => db.run(`DROP TABLE IF EXISTS temp.${ident(table)}`),
+  };
+}
+
+function filesSink(db: Db, dir: string): DaysSink & { create(): Promise<void> } {
+  const parts: string[] = [];
+  const source = () =>
+    parts.length === 0
+      ? emptyRelation(MART_COLUMNS.daily_rollups)
+      : `select ${MART_COLUMNS.daily_rollups.map(([name]) => ident(name)).join(', ')} from read_parquet(${fileList(parts)})`;
+  return {
+    create: () => fs.mkdir(dir, { recursive: true }).then(() => undefined),
+    add: async (sql, params) => {
+      const part = path.join(dir, `part-${String(parts.length).padStart(5, '0')}.parquet`);
+      // Scratch files, read back by this build only: Snappy writes faster than zstd. Small row
+      // groups, as in the mart: a reader holds a row group's lists at a time.
+      await db.run(`COPY (${sql}) TO ${literal(part)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${DAILY_ROW_GROUP})`, params);
+      parts.push(part);
+    },
+    source,
+    publish: (name) => db.run(`CREATE TEMP VIEW ${ident(name)} AS ${source()}`),
+    drop: async () => {
+      for (const part of parts.splice(0)) await fs.rm(part, { force: true });
+    },
+  };
+}
+
+/**
+ * Run daily_rollups for the days in scope into `sink`, in passes of whole
+ * local calendar months holding at most `playsPerPass` plays together (a month heavier than that
+ * is a pass of its own): memory stays bounded however long and dense the history, and
+ * int_plays_local's coarse filters let each pass read only the files (and row groups) of its
+ * months. The sink gets the days in date order. Leaves `scope_days` as the whole scope again.
+ * Returns the number of rows.
+ */
+async function rebuildDays(db: Db, scope: ModelScope, sink: DaysSink, playsPerPass = PLAYS_PER_PASS): Promise<number> {
   const sql = await modelSql('daily_rollups');
-  const chunks = new Map<number, string[]>();
+  let days: string[];
   if (scope.days === undefined) {
-    const span = await db.one<{ first: number | null; last: number | null }>(
-      `select cast(year(timezone(getvariable('scope_timezone'), min(started_at))) as integer) as first,
-              cast(year(timezone(getvariable('scope_timezone'), max(started_at))) as integer) as last
+    const span = await db.one<{ first: string | null; last: string | null }>(
+      `select strftime(min(timezone(getvariable('scope_timezone'), started_at)), '%Y-%m-%d') as first,
+              strftime(max(timezone(getvariable('scope_timezone'), started_at)), '%Y-%m-%d') as last
        from plays where user_id = getvariable('scope_user_id')`,
     );
-    if (span?.first != null && span.last != null) {
-      for (let y = span.first; y <= span.last; y++) chunks.set(y, datesOfYear(y));
-    }
+    days = span?.first && span.last ? datesBetween(span.first, span.last) : [];
   } else {
-    for (const d of [...new Set(scope.days)].sort()) {
-      const y = Number(d.slice(0, 4));
-      chunks.set(y, [...(chunks.get(y) ?? []), d]);
-    }
+    days = [...new Set(scope.days)].sort();
   }
-  // Consecutive years are built together while they hold at most PLAYS_PER_PASS plays: fewer passes
-  // over the files for light years, bounded memory for heavy ones.
-  const perYear = new Map(
+  const chunks = new Map<string, string[]>();
+  for (const d of days) chunks.set(d.slice(0, 7), [...(chunks.get(d.slice(0, 7)) ?? []), d]);
+  // Consecutive months are built together while they hold at most playsPerPass plays: few passes
+  // over the files for a light history, bounded memory for a heavy one.
+  const perMonth = new Map(
     (
-      await db.all<{ y: number; n: number }>(
-        `select cast(year(timezone(getvariable('scope_timezone'), started_at)) as integer) as y, count(*) as n
+      await db.all<{ m: string; n: number }>(
+        `select strftime(timezone(getvariable('scope_timezone'), started_at), '%Y-%m') as m, count(*) as n
          from plays where user_id = getvariable('scope_user_id') group by all`,
       )
-    ).map((r) => [r.y, r.n]),
+    ).map((r) => [r.m, r.n]),
   );
   const passes: string[][] = [];
   let plays = Infinity;
-  for (const [year, days] of [...chunks.entries()].sort((a, b) => a[0] - b[0])) {
-    const n = perYear.get(year) ?? 0;
-    if (plays + n > PLAYS_PER_PASS) {
+  for (const [month, monthDays] of [...chunks.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const n = perMonth.get(month) ?? 0;
+    if (plays + n > playsPerPass) {
       passes.push([]);
       plays = 0;
     }
-    passes.at(-1)!.push(...days);
+    passes.at(-1)!.push(...monthDays);
     plays += n;
   }
-  await setScopeDays(db, []);
-  await db.run(`CREATE TEMP TABLE ${ident(table)} AS\n${sql}\n`);
+  // Each pass in date order, and the passes in date order: the sink gets the days in order.
   for (const days of passes) {
     await setScopeDays(db, days);
-    await db.run(`INSERT INTO ${ident(table)} BY NAME SELECT * FROM (\n${sql}\n)`);
+    await sink.add(`SELECT * FROM (\n${sql}\n) ORDER BY local_date`);
   }
   await setScopeDays(db, scope.days);
-  return (await db.one<{ n: number }>(`select count(*) as n from ${ident(table)}`))?.n ?? 0;
+  return (await db.one<{ n: number }>(`select count(*) as n from (${sink.source()})`))?.n ?? 0;
+}
+
+/**
+ * The user's daily_rollups as they must now be, into `sink`, in date order: the rebuilt days
+ * (`rebuilt`, a SELECT of them in date order) and the stored days (`stored`, a SELECT of the stored
+ * mart, in date order) that are not in scope. Calendar years without a rebuilt day are copied as
+ * stored, run by run; a year with rebuilt days is put in order on its own. Memory holds a year's
+ * lists at a time, never every day's.
+ */
+async function mergeStoredDays(db: Db, rebuilt: string, stored: string, sink: DaysSink): Promise<void> {
+  const years = await db.all<{ y: number; rebuilt: boolean }>(
+    `select y, bool_or(rebuilt) as rebuilt from (
+       select cast(year(local_date) as integer) as y, true as rebuilt from (${rebuilt})
+       union all
+       select cast(year(local_date) as integer), false from (${stored})
+     ) group by y order by y`,
+  );
+  // The stored days of the years [$1, $2), but those in scope.
+  const storedIn = `select * from (${stored})
+     where local_date >= make_date($1::INTEGER, 1, 1) and local_date < make_date($2::INTEGER, 1, 1)
+       and local_date not in (select unnest(getvariable('scope_days')))`;
+  for (let i = 0; i < years.length; ) {
+    const first = years[i]!.y;
+    if (years[i]!.rebuilt) {
+      await sink.add(
+        `SELECT * FROM (
+           select * from (${rebuilt}) where year(local_date) = $1::INTEGER
+           union all by name
+           ${storedIn}
+         ) ORDER BY local_date`,
+        [first, first + 1],
+      );
+      i++;
+    } else {
+      // A run of years as stored: the file's order is kept (no ORDER BY: nothing to interleave).
+      let j = i;
+      while (j + 1 < years.length && !years[j + 1]!.rebuilt) j++;
+      await sink.add(`SELECT * FROM (${storedIn})`, [first, years[j]!.y + 1]);
+      i = j + 1;
+    }
+  }
 }
 
 /**
@@ -352,28 +467,39 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
   const scope: ModelScope = { userId, timezone: opts.timezone, now, ...(full ? {} : { days: opts.days }) };
 
   await cleanUp(db);
+  // Scratch Parquet files of a dense history's daily_rollups (under the data folder's tmp/).
+  const scratch = path.join(layout.tmp, `models-${randomUUID()}`);
   try {
     await setModelVariables(db, scope);
     await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
     await db.run(`CREATE TEMP VIEW int_plays_local AS\n${await modelSql('int_plays_local')}\n`);
-    // The user's daily_rollups as they must now be, in the temporary table daily_rollups: the days
-    // in scope rebuilt, the other days as stored.
+    const plays = await db.one<{ n: number }>(`select count(*) as n from plays`);
+    const inMemory = (plays?.n ?? 0) <= (opts.inMemoryPlays ?? IN_MEMORY_PLAYS);
+    const sink = async (name: string) => {
+      const made = inMemory ? tableSink(db, name) : filesSink(db, path.join(scratch, name));
+      await made.create();
+      return made;
+    };
+    // The user's daily_rollups as they must now be, in date order, as the temporary object
+    // daily_rollups: the days in scope rebuilt, the other days as stored.
     let rebuilt: number;
-    if (full) rebuilt = await rebuildDays(db, scope, 'daily_rollups');
+    const days = await sink('daily_rollups');
+    if (full) rebuilt = await rebuildDays(db, scope, days, opts.playsPerPass);
     else {
-      rebuilt = await rebuildDays(db, scope, 'daily_rollups__rebuilt');
-      await db.run(
-        `CREATE TEMP TABLE daily_rollups AS
-         select * from daily_rollups__rebuilt
-         union all by name
-         select * from (${await martSource(layout, 'daily_rollups', userId)})
-         where local_date not in (select unnest(getvariable('scope_days')))`,
-      );
+      const fresh = await sink('daily_rollups__rebuilt');
+      rebuilt = await rebuildDays(db, scope, fresh, opts.playsPerPass);
+      await mergeStoredDays(db, fresh.source(), await martSource(layout, 'daily_rollups', userId), days);
+      await fresh.drop();
     }
+    await days.publish('daily_rollups');
+    // In date order already: no sort of every day's lists at once (which, for a dense history,
+    // needs more memory than the lists themselves).
     const dailyRows = await writeGeneration(
       db,
       layout.martPartition('daily_rollups', userId),
-      `select ${martColumnsWithoutUser('daily_rollups')} from temp.daily_rollups order by ${MART_ORDER.daily_rollups}`,
+      `select ${martColumnsWithoutUser('daily_rollups')} from temp.daily_rollups`,
+      undefined,
+      { rowGroupSize: DAILY_ROW_GROUP },
     );
 
     await db.run(`CREATE TEMP TABLE period_snapshots AS\n${await modelSql('period_snapshots')}\n`);
@@ -395,6 +521,7 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
   } finally {
     // Best effort: a failure here must not hide the build's own error.
     await cleanUp(db).catch(() => undefined);
+    await fs.rm(scratch, { recursive: true, force: true });
   }
 }
 

@@ -166,3 +166,49 @@ export async function writePlays(
   }
   return total;
 }
+
+/**
+ * Store a dense synthetic history for `userId` straight from SQL (no JSON): `plays` track streams
+ * spread evenly over `years` calendar years ending with 2025, each a listen, each day's drawn from
+ * `perDay` tracks of `tracks` (by 9,000 artists, on 30,000 albums; the tracks drift day by day).
+ * Memory tests use it: a day of it is far heavier than a real listener's.
+ */
+export async function writeDenseHistory(
+  layout: Layout,
+  userId: string,
+  opts: { plays: number; years: number; tracks: number; perDay: number },
+): Promise<void> {
+  const first = 2026 - opts.years;
+  const span = (Date.UTC(2026, 0, 1) - Date.UTC(first, 0, 1)) / 1000;
+  const playsPerDay = Math.max(1, Math.round(opts.plays / (span / 86_400)));
+  const columns = PLAY_COLUMNS.map(([name, type]) => {
+    const value: Record<string, string> = {
+      ended_at: `make_timestamptz(${first}, 1, 1, 0, 0, 0, 'UTC') + to_seconds(i * ${span} // ${opts.plays}) + INTERVAL 200 SECOND`,
+      started_at: `make_timestamptz(${first}, 1, 1, 0, 0, 0, 'UTC') + to_seconds(i * ${span} // ${opts.plays})`,
+      ms_played: '200000',
+      kind: `'track'`,
+      track_uri: `'spotify:track:' || lpad(cast(t as varchar), 22, '0')`,
+      track_name: `'A track with a title of some length, number ' || t`,
+      artist_name: `'The artist called ' || (t % 9000)`,
+      album_name: `'An album: part ' || (t % 30000) || ' (deluxe edition)'`,
+      source: `'extended_export'`,
+      time_precision: `'second'`,
+      occurrence: '1',
+      import_id: `'dense'`,
+      source_file: `'Streaming_History_Audio_dense.json'`,
+      source_row: 'i + 1',
+    };
+    return `cast(${value[name] ?? 'null'} as ${type}) as ${ident(name)}`;
+  }).join(', ');
+  await withDb({ threads: 2 }, async (db) => {
+    for (let year = first; year < 2026; year++) {
+      await writeGeneration(
+        db,
+        layout.playsPartition(userId, year),
+        `select * from (
+           select ${columns} from (select range as i, ((range // ${playsPerDay}) * 53 + (range * 7919) % ${opts.perDay}) % ${opts.tracks} as t from range(${opts.plays}))
+         ) where year(ended_at) = ${year} order by ended_at`,
+      );
+    }
+  });
+}

@@ -14,7 +14,8 @@ import { Layout, MARTS } from '../../warehouse/layout.ts';
 import { MART_COLUMNS, buildModels, martSource, playsSource, readModelState } from '../../warehouse/models.ts';
 import { PLAY_COLUMNS } from '../../warehouse/schema.ts';
 import { assertChecksPass } from '../helpers/checks.ts';
-import { type PlayInput, writePlays } from '../helpers/plays.ts';
+import { type PlayInput, writeDenseHistory, writePlays } from '../helpers/plays.ts';
+import { loadConfig } from '../../config.ts';
 import { columnsOf, rows } from '../helpers/sql.ts';
 
 const NY = 'America/New_York';
@@ -268,5 +269,105 @@ describe('buildModels', () => {
     await assert.rejects(buildModels(db, layout, { userId: '../x', timezone: NY, now: NOW }), /invalid user id/);
     await assert.rejects(buildModels(db, layout, { userId: 'alice', timezone: NY, days: ['2024-13-01'], now: NOW }), /invalid local date/);
     assert.deepEqual(await martFiles('alice'), before);
+  });
+
+  const DORA: PlayInput[] = [
+    listen('2022-03-01T12:00:00Z', 'Early'),
+    listen('2022-11-20T12:00:00Z', 'Autumn'),
+    listen('2023-02-01T12:00:00Z', 'Middle'),
+    listen('2023-08-01T12:00:00Z', 'Summer'),
+    listen('2024-01-02T12:00:00Z', 'Late', { ms_played: 10_000 }),
+    listen('2024-05-05T12:00:00Z', 'Latest'),
+  ];
+
+  /** The user's daily_rollups file as stored, in file order (no ORDER BY). */
+  async function storedOrder(userId: string): Promise<string[]> {
+    const [file] = await liveFiles(layout.martPartition('daily_rollups', userId));
+    assert.ok(file);
+    return (await rows<{ d: string }>(db, `select cast(local_date as varchar) as d from read_parquet('${file}')`)).map((r) => r.d);
+  }
+
+  test('the stored days are in date order after full and partial builds; a partial build equals a full one', async () => {
+    await writePlays(layout, 'dora', DORA, { db });
+    await buildModels(db, layout, { userId: 'dora', timezone: NY, now: NOW });
+    const order = await storedOrder('dora');
+    assert.deepEqual(order, [...order].sort());
+    assert.equal(order.length, 6);
+
+    // New days in 2023 only (2022 and 2024 are copied as stored) and in 2022 and 2024 (2023 is).
+    for (const [play, day] of [
+      [listen('2023-05-05T12:00:00Z', 'May'), '2023-05-05'],
+      [listen('2022-01-01T12:00:00Z', 'New Year'), '2022-01-01'],
+      [listen('2024-12-30T12:00:00Z', 'Year End'), '2024-12-30'],
+    ] as const) {
+      await writePlays(layout, 'dora', [play], { db });
+      const r = await buildModels(db, layout, { userId: 'dora', timezone: NY, days: [day], now: NOW });
+      assert.equal(r.full, false);
+      const partial = await storedOrder('dora');
+      assert.deepEqual(partial, [...partial].sort());
+      const partialDays = await daily('dora');
+      await buildModels(db, layout, { userId: 'dora', timezone: 'UTC', now: NOW });
+      await buildModels(db, layout, { userId: 'dora', timezone: NY, now: NOW }); // full again, in NY
+      assert.deepEqual(await daily('dora'), partialDays, day);
+    }
+    assert.equal((await storedOrder('dora')).length, 9);
+    await checkStoredMarts();
+  });
+
+  test('through Parquet files (a history of more than inMemoryPlays plays) the marts are the same', async () => {
+    const snapshots = async () =>
+      rows(db, `select * from (${await martSource(layout, 'period_snapshots', 'dora')}) order by period_type, period_key`);
+    await buildModels(db, layout, { userId: 'dora', timezone: NY, now: NOW });
+    const inMemory = { days: await daily('dora'), snapshots: await snapshots(), files: await storedOrder('dora') };
+    const full = await buildModels(db, layout, { userId: 'dora', timezone: NY, now: NOW, inMemoryPlays: 0 });
+    assert.equal(full.dailyRows, 9);
+    assert.deepEqual({ days: await daily('dora'), snapshots: await snapshots(), files: await storedOrder('dora') }, inMemory);
+    const partial = await buildModels(db, layout, {
+      userId: 'dora',
+      timezone: NY,
+      days: ['2023-02-01', '2024-05-05'],
+      now: NOW,
+      inMemoryPlays: 0,
+    });
+    assert.deepEqual(partial, { days: 2, dailyRows: 9, snapshotRows: full.snapshotRows, full: false });
+    assert.deepEqual({ days: await daily('dora'), snapshots: await snapshots(), files: await storedOrder('dora') }, inMemory);
+    // The scratch files are gone.
+    assert.deepEqual((await fs.readdir(layout.tmp).catch(() => [])).filter((f) => f.startsWith('models-')), []);
+    await checkStoredMarts();
+  });
+});
+
+describe('buildModels on a dense history', () => {
+  test('1,500,000 plays in 4 years build within the default memory limit, in full and day by day', async () => {
+    // About 1,000 plays a day, each day's from 300 tracks: four times a heavy listener. The
+    // marts' earlier build held every day's lists in memory and sorted them at once: it ran out of
+    // memory here.
+    const home = await fs.mkdtemp(path.join(os.tmpdir(), 'rewind-dense-test-'));
+    const layout = new Layout(home);
+    const { memoryLimit } = loadConfig({}).duckdb;
+    await fs.mkdir(layout.tmp, { recursive: true });
+    const db = await Db.open({ threads: 2, memoryLimit, tempDirectory: layout.tmp });
+    try {
+      await writeDenseHistory(layout, 'dense', { plays: 1_500_000, years: 4, tracks: 146_000, perDay: 300 });
+      const full = await buildModels(db, layout, { userId: 'dense', timezone: NY, now: NOW });
+      assert.equal(full.full, true);
+      assert.ok(full.dailyRows >= 1461 && full.dailyRows <= 1462, String(full.dailyRows));
+      const partial = await buildModels(db, layout, { userId: 'dense', timezone: NY, days: ['2023-03-01', '2024-05-05'], now: NOW });
+      assert.deepEqual(partial, { ...full, days: 2, full: false });
+      const [day] = await rows<{ listens: number; tracks: number }>(
+        db,
+        `select listens, len(tracks) as tracks from (${await martSource(layout, 'daily_rollups', 'dense')})
+         where local_date = '2024-05-05'`,
+      );
+      // A local (New York) day spans two of the generator's UTC days: 300 tracks from each.
+      assert.ok(day && day.listens > 900 && day.tracks >= 300 && day.tracks <= 600, JSON.stringify(day));
+      await db.run(`CREATE OR REPLACE TEMP VIEW plays AS ${await playsSource(layout)}`);
+      for (const mart of MARTS) await db.run(`CREATE OR REPLACE TEMP VIEW ${mart} AS ${await martSource(layout, mart)}`);
+      await assertChecksPass(db, 'daily_rollups');
+      await assertChecksPass(db, 'period_snapshots');
+    } finally {
+      db.close();
+      await fs.rm(home, { recursive: true, force: true });
+    }
   });
 });
