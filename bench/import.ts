@@ -37,6 +37,8 @@ const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 interface ChildReport {
   importTime: number;
   phases: [string, number][];
+  /** CPU seconds (user + system, every thread of the process) used in each phase. */
+  phaseCpu: [string, number][];
   rssBefore: number;
   peakRss: number;
   phasePeaks: [string, number][];
@@ -61,21 +63,33 @@ async function importChild(config: Config, zip: string): Promise<ChildReport> {
   }, 50);
   const t0 = process.hrtime.bigint();
   const phases: [string, number][] = [];
+  const phaseCpu: [string, number][] = [];
+  let cpuMark = process.cpuUsage();
+  const endPhaseCpu = (phase: string) => {
+    const used = process.cpuUsage(cpuMark);
+    cpuMark = process.cpuUsage();
+    if (phase) phaseCpu.push([phase, (used.user + used.system) / 1e6]);
+  };
   try {
     const summary = await runImport(ctx, {
       paths: [zip],
       userId: 'bench',
       session,
       onProgress: (p) => {
-        if (phases.at(-1)?.[0] !== p.phase) phases.push([p.phase, seconds(t0)]);
+        if (phases.at(-1)?.[0] !== p.phase) {
+          endPhaseCpu(phases.at(-1)?.[0] ?? 'start');
+          phases.push([p.phase, seconds(t0)]);
+        }
         phaseNow = p.phase;
       },
     });
     const importTime = seconds(t0);
+    endPhaseCpu(phases.at(-1)?.[0] ?? 'start');
     phases.push(['end', importTime]);
     return {
       importTime,
       phases,
+      phaseCpu,
       rssBefore,
       peakRss,
       phasePeaks: [...phasePeaks],
@@ -154,7 +168,7 @@ try {
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`the import process exited with ${code}`);
-  const { importTime, phases, rssBefore, peakRss, phasePeaks, ...summary } = JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport;
+  const { importTime, phases, phaseCpu, rssBefore, peakRss, phasePeaks, ...summary } = JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport;
 
   const target = 2 * floor + unzip;
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
@@ -168,6 +182,11 @@ try {
     ['rewind import, end to end', `${importTime.toFixed(2)} s (${Math.round(summary.rowsRead / importTime).toLocaleString('en-US')} streams/s)`],
     ['  plays added / duplicates', `${summary.playsAdded.toLocaleString('en-US')} / ${summary.duplicatesSkipped.toLocaleString('en-US')}`],
     ['  phases (start time, s)', phases.map(([p, t]) => `${p} ${t.toFixed(1)}`).join(', ')],
+    ['  CPU per phase (cores busy)', phaseCpu.map(([p, c]) => {
+      const at = phases.findIndex(([q]) => q === p);
+      const wall = at >= 0 && at + 1 < phases.length ? phases[at + 1]![1] - phases[at]![1] : phases[0]?.[1] ?? 0;
+      return `${p} ${c.toFixed(1)} s (${(c / Math.max(wall, 1e-3)).toFixed(1)})`;
+    }).join(', ')],
     ['ratio import / floor', `${(importTime / floor).toFixed(2)}x`],
     ['target 2 x floor + unzip', `${target.toFixed(2)} s -> ${importTime <= target ? 'MET' : 'MISSED'}`],
     ['peak RSS during import', `${mb(peakRss)} (target < 1536 MB) -> ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'MISSED'}`],

@@ -358,29 +358,26 @@ function filesSink(db: Db, dir: string): DaysSink & { create(): Promise<void> } 
  */
 async function rebuildDays(db: Db, scope: ModelScope, sink: DaysSink, playsPerPass = PLAYS_PER_PASS): Promise<number> {
   const sql = await modelSql('daily_rollups');
-  let days: string[];
-  if (scope.days === undefined) {
-    const span = await db.one<{ first: string | null; last: string | null }>(
-      `select strftime(min(timezone(getvariable('scope_timezone'), started_at)), '%Y-%m-%d') as first,
-              strftime(max(timezone(getvariable('scope_timezone'), started_at)), '%Y-%m-%d') as last
-       from plays where user_id = getvariable('scope_user_id')`,
-    );
-    days = span?.first && span.last ? datesBetween(span.first, span.last) : [];
-  } else {
-    days = [...new Set(scope.days)].sort();
-  }
+  // Plays per local month, with the month's first and last local date: one scan of the plays
+  // sizes the passes and, for a full build, finds the span of days.
+  const months = await db.all<{ m: string; n: number; first: string; last: string }>(
+    `select strftime(local, '%Y-%m') as m, count(*) as n,
+            strftime(min(local), '%Y-%m-%d') as first, strftime(max(local), '%Y-%m-%d') as last
+     from (select timezone(getvariable('scope_timezone'), started_at) as local
+           from plays where user_id = getvariable('scope_user_id') and started_at is not null)
+     group by all order by m`,
+  );
+  const perMonth = new Map(months.map((r) => [r.m, r.n]));
+  const days =
+    scope.days !== undefined
+      ? [...new Set(scope.days)].sort()
+      : months.length > 0
+        ? datesBetween(months[0]!.first, months.at(-1)!.last)
+        : [];
   const chunks = new Map<string, string[]>();
   for (const d of days) chunks.set(d.slice(0, 7), [...(chunks.get(d.slice(0, 7)) ?? []), d]);
   // Consecutive months are built together while they hold at most playsPerPass plays: few passes
   // over the files for a light history, bounded memory for a heavy one.
-  const perMonth = new Map(
-    (
-      await db.all<{ m: string; n: number }>(
-        `select strftime(timezone(getvariable('scope_timezone'), started_at), '%Y-%m') as m, count(*) as n
-         from plays where user_id = getvariable('scope_user_id') group by all`,
-      )
-    ).map((r) => [r.m, r.n]),
-  );
   const passes: string[][] = [];
   let plays = Infinity;
   for (const [month, monthDays] of [...chunks.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {

@@ -154,11 +154,18 @@ export async function mergeStaged(
   if (opts.stagedFiles.length === 0) {
     return { rowsIn: 0, added: 0, duplicates: 0, superseded: 0, enriched: 0, years: [], affectedDays: [] };
   }
+  // A view over the staged files, not a table: the merge reads them twice (once whole for its
+  // keys, once whole for the rows it keeps) and a few columns for the rest, which costs less than
+  // copying every row into memory first. row_id names a row: its file's index and row number.
+  const staged = `[${opts.stagedFiles.map(literal).join(', ')}]`;
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE incoming_plays AS
-     SELECT ${cols} FROM ${withPlayColumns('read_parquet($1, union_by_name = true)', [['reject_reason', 'VARCHAR']])}
+    `CREATE OR REPLACE TEMP VIEW incoming_plays AS
+     SELECT ${cols}, row_id FROM ${withPlayColumns(
+       `(SELECT *, cast(file_index AS BIGINT) * 4294967296 + file_row_number AS row_id
+         FROM read_parquet(${staged}, union_by_name = true, file_row_number = true))`,
+       [['reject_reason', 'VARCHAR'], ['row_id', 'BIGINT']],
+     )}
      WHERE reject_reason IS NULL`,
-    [stringList(opts.stagedFiles)],
   );
   // The years of the incoming rows, and the next or previous year for rows within an hour of New
   // Year: the matching rule pairs rows up to minutes apart, which may lie in two partitions.
@@ -212,9 +219,9 @@ export async function mergeStaged(
   const superseded = counts?.superseded ?? 0;
   const enriched = counts?.enriched ?? 0;
   const rowsIn = counts?.rows_in ?? 0;
-  // The inputs are in merged_plays now: their memory goes to the sorted write (which spills to disk
-  // when short of it).
-  await db.run(`DROP TABLE IF EXISTS incoming_plays; DROP TABLE IF EXISTS existing_plays`);
+  // The stored rows are in merged_plays now: their memory goes to the sorted write (which spills to
+  // disk when short of it).
+  await db.run(`DROP VIEW IF EXISTS incoming_plays; DROP TABLE IF EXISTS existing_plays`);
   if (added > 0 || superseded > 0 || enriched > 0) {
     // Every touched year in one pass; each becomes the next generation of its partition.
     await writePartitionedGenerations(

@@ -69,6 +69,39 @@ describe('one stream, stored once', () => {
     assert.equal(await count(layout, 'u'), 3);
   });
 
+  test('streams sharing ts and ms_played are numbered by track across files; of identical rows the first file\'s is kept', async () => {
+    const layout = new Layout(path.join(root, 'occ'));
+    const first = await stage(json('Streaming_History_Audio_2023_0.json', [
+      ext('2023-02-01T08:00:00Z', 0, 'Zulu'),
+      ext('2023-02-01T08:00:00Z', 0, 'Alpha'),
+      ext('2023-02-01T09:00:00Z', 120000, 'Solo'),
+      ext('2023-02-01T10:00:00Z', 90000, 'Twice'),
+    ]), 'extended');
+    const second = await stage(json('Streaming_History_Audio_2023_1.json', [
+      ext('2023-02-01T10:00:00Z', 90000, 'Twice'), // identical to a row of the first file
+      ext('2023-02-01T08:00:00Z', 0, 'Mike'),
+      ext('2023-02-01T10:00:00Z', 90000, 'Twice'), // and again, in the same file
+    ]), 'extended');
+    const m = await mergeStaged(db, layout, { userId: 'u', stagedFiles: [second.outFile, first.outFile], timezone: 'UTC' });
+    assert.deepEqual([m.added, m.duplicates], [5, 2]);
+    const stored = await db.all<{ track_name: string; occurrence: number; source_file: string; source_row: number }>(
+      `SELECT track_name, occurrence, source_file, source_row FROM (${await playsSource(layout, 'u')}) ORDER BY ended_at, occurrence`,
+    );
+    assert.deepEqual(
+      stored.map((r) => [r.track_name, r.occurrence, r.source_file, r.source_row]),
+      [
+        ['Alpha', 1, 'Streaming_History_Audio_2023_0.json', 2],
+        ['Mike', 2, 'Streaming_History_Audio_2023_1.json', 2],
+        ['Zulu', 3, 'Streaming_History_Audio_2023_0.json', 1],
+        ['Solo', 1, 'Streaming_History_Audio_2023_0.json', 3],
+        ['Twice', 1, 'Streaming_History_Audio_2023_0.json', 4],
+      ],
+    );
+    // The same streams again, the files in the other order: recognised by their identities.
+    const again = await mergeStaged(db, layout, { userId: 'u', stagedFiles: [first.outFile, second.outFile], timezone: 'UTC' });
+    assert.deepEqual([again.added, again.duplicates], [0, 7]);
+  });
+
   test('a re-import, and an older layout without URIs, add nothing', async () => {
     const layout = new Layout(path.join(root, 'b'));
     const rows = [ext('2020-01-01T10:00:00Z', 180000, 'Old'), ext('2020-01-01T10:04:00Z', 180000, 'Old'), ext('2020-01-02T10:00:00Z', 5000, 'Other')];
