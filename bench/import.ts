@@ -42,6 +42,8 @@ interface ChildReport {
   rssBefore: number;
   peakRss: number;
   phasePeaks: [string, number][];
+  /** The workflow's activities but staging: name, attempt, and scheduled/started/closed (s from the start). */
+  activities: [string, number, number, number, number][];
   rowsRead: number;
   playsAdded: number;
   duplicatesSkipped: number;
@@ -62,6 +64,7 @@ async function importChild(config: Config, zip: string): Promise<ChildReport> {
     if (phaseNow) phasePeaks.set(phaseNow, Math.max(phasePeaks.get(phaseNow) ?? 0, rss));
   }, 50);
   const t0 = process.hrtime.bigint();
+  const startedAt = Date.now() / 1000;
   const phases: [string, number][] = [];
   const phaseCpu: [string, number][] = [];
   let cpuMark = process.cpuUsage();
@@ -86,10 +89,27 @@ async function importChild(config: Config, zip: string): Promise<ChildReport> {
     const importTime = seconds(t0);
     endPhaseCpu(phases.at(-1)?.[0] ?? 'start');
     phases.push(['end', importTime]);
+    // From the workflow's history: when each activity (but the many staging ones) was scheduled,
+    // started and closed, so a phase that took long shows whether it waited or worked.
+    const events = (await session.client.workflow.getHandle(summary.importId).fetchHistory()).events ?? [];
+    const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) + (e.eventTime?.nanos ?? 0) / 1e9 - startedAt;
+    const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e]));
+    const activities: ChildReport['activities'] = [];
+    for (const e of events) {
+      const started = e.activityTaskStartedEventAttributes;
+      const sched = started && scheduled.get(String(started.scheduledEventId));
+      const name = sched?.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
+      if (!sched || name === 'stageExportFile') continue;
+      const closed = events.find(
+        (c) => String((c.activityTaskCompletedEventAttributes ?? c.activityTaskFailedEventAttributes ?? c.activityTaskTimedOutEventAttributes)?.startedEventId ?? '') === String(e.eventId),
+      );
+      activities.push([name, started.attempt ?? 1, at(sched), at(e), closed ? at(closed) : NaN]);
+    }
     return {
       importTime,
       phases,
       phaseCpu,
+      activities,
       rssBefore,
       peakRss,
       phasePeaks: [...phasePeaks],
@@ -168,7 +188,7 @@ try {
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`the import process exited with ${code}`);
-  const { importTime, phases, phaseCpu, rssBefore, peakRss, phasePeaks, ...summary } = JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport;
+  const { importTime, phases, phaseCpu, activities, rssBefore, peakRss, phasePeaks, ...summary } = JSON.parse(out.trim().split('\n').at(-1)!) as ChildReport;
 
   const target = 2 * floor + unzip;
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
@@ -187,6 +207,7 @@ try {
       const wall = at >= 0 && at + 1 < phases.length ? phases[at + 1]![1] - phases[at]![1] : phases[0]?.[1] ?? 0;
       return `${p} ${c.toFixed(1)} s (${(c / Math.max(wall, 1e-3)).toFixed(1)})`;
     }).join(', ')],
+    ['  activities (scheduled/started/closed, s)', activities.map(([n, a, s0, s1, s2]) => `${n}${a > 1 ? ` (attempt ${a})` : ''} ${s0.toFixed(1)}/${s1.toFixed(1)}/${s2.toFixed(1)}`).join(', ')],
     ['ratio import / floor', `${(importTime / floor).toFixed(2)}x`],
     ['target 2 x floor + unzip', `${target.toFixed(2)} s -> ${importTime <= target ? 'MET' : 'MISSED'}`],
     ['peak RSS during import', `${mb(peakRss)} (target < 1536 MB) -> ${peakRss < 1.5 * 1024 ** 3 ? 'MET' : 'MISSED'}`],

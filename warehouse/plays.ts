@@ -10,7 +10,7 @@ import { liveFile } from './files.ts';
 import { writePartitionedGenerations } from './files.ts';
 import { type Layout } from './layout.ts';
 import { HIVE_TYPES, PLAY_COLUMN_NAMES, withPlayColumns } from './schema.ts';
-import { createModelView, setVariables } from './sql.ts';
+import { createModelView, modelSql, setVariables } from './sql.ts';
 
 export type StageFormat = 'extended' | 'account_music' | 'account_podcast' | 'account_audiobook' | 'account_legacy';
 
@@ -206,48 +206,55 @@ export async function mergeStaged(
   );
   await db.run(`SET VARIABLE rewind_match_api = $1::BOOLEAN`, [involved?.api ?? true]);
   await db.run(`SET VARIABLE rewind_match_account = $1::BOOLEAN`, [involved?.account ?? true]);
-  await createModelView(db, 'intermediate', 'int_plays_merged');
-  await db.run(`CREATE OR REPLACE TEMP TABLE merged_plays AS SELECT * FROM int_plays_merged`);
-  const counts = await db.one<{ rows_in: number; added: number; superseded: number; enriched: number }>(
-    `SELECT (SELECT count(*) FROM incoming_plays) AS rows_in,
-            count(*) FILTER (WHERE status = 'added') AS added,
-            count(*) FILTER (WHERE status = 'superseded') AS superseded,
-            count(*) FILTER (WHERE status = 'enriched') AS enriched
-     FROM merged_plays`,
-  );
-  const added = counts?.added ?? 0;
-  const superseded = counts?.superseded ?? 0;
-  const enriched = counts?.enriched ?? 0;
-  const rowsIn = counts?.rows_in ?? 0;
-  // The stored rows are in merged_plays now: their memory goes to the sorted write (which spills to
-  // disk when short of it).
-  await db.run(`DROP VIEW IF EXISTS incoming_plays; DROP TABLE IF EXISTS existing_plays`);
-  if (added > 0 || superseded > 0 || enriched > 0) {
-    // Every touched year in one pass; each becomes the next generation of its partition.
-    await writePartitionedGenerations(
-      db,
-      layout.userPlays(opts.userId),
-      'year',
-      years,
-      `SELECT ${cols}, year(ended_at) AS year FROM merged_plays
-       WHERE status IN ('kept', 'added', 'enriched')
-       ORDER BY ended_at, occurrence`,
+  // Rules 1 and 2, on the incoming rows alone: a narrow table (row_id, occurrence).
+  await db.run(`CREATE OR REPLACE TEMP TABLE int_incoming_occurrences AS ${modelSql('intermediate', 'int_incoming_occurrences')}`);
+  const rowsIn = (await db.one<{ n: number }>(`SELECT count(*) AS n FROM incoming_plays`))?.n ?? 0;
+  // Every touched year in one pass; each becomes the next generation of its partition.
+  const write = (selectSql: string) =>
+    writePartitionedGenerations(db, layout.userPlays(opts.userId), 'year', years, `SELECT ${cols}, year(ended_at) AS year FROM (${selectSql}) ORDER BY ended_at, occurrence`);
+  const daysOf = async (selectSql: string) =>
+    (await db.all<{ d: string }>(`SELECT DISTINCT strftime(timezone($1, started_at), '%Y-%m-%d') AS d FROM (${selectSql}) ORDER BY d`, [opts.timezone])).map((r) => r.d);
+  let added: number;
+  let superseded = 0;
+  let enriched = 0;
+  let affectedDays: string[];
+  if (existingFiles.length === 0 && involved?.api === false && involved.account === false) {
+    // Nothing stored in these years, nothing to pair (the first import of a history): every
+    // incoming stream is added, as int_plays_merged would say. Its rows go from the staged files
+    // to the warehouse in one pass, without a table of whole rows in between.
+    added = (await db.one<{ n: number }>(`SELECT count(*) AS n FROM int_incoming_occurrences`))?.n ?? 0;
+    if (added > 0) {
+      await write(
+        `SELECT i.* EXCLUDE (row_id) REPLACE (o.occurrence AS occurrence)
+         FROM incoming_plays AS i JOIN int_incoming_occurrences AS o ON o.row_id = i.row_id`,
+      );
+    }
+    // A row left out is identical to one added, on the same day.
+    affectedDays = await daysOf('FROM incoming_plays');
+  } else {
+    await createModelView(db, 'intermediate', 'int_plays_merged');
+    await db.run(`CREATE OR REPLACE TEMP TABLE merged_plays AS SELECT * FROM int_plays_merged`);
+    const counts = await db.one<{ added: number; superseded: number; enriched: number }>(
+      `SELECT count(*) FILTER (WHERE status = 'added') AS added,
+              count(*) FILTER (WHERE status = 'superseded') AS superseded,
+              count(*) FILTER (WHERE status = 'enriched') AS enriched
+       FROM merged_plays`,
     );
+    added = counts?.added ?? 0;
+    superseded = counts?.superseded ?? 0;
+    enriched = counts?.enriched ?? 0;
+    // The stored rows are in merged_plays now: their memory goes to the sorted write (which spills
+    // to disk when short of it).
+    await db.run(`DROP TABLE IF EXISTS existing_plays`);
+    if (added > 0 || superseded > 0 || enriched > 0) {
+      await write(`FROM merged_plays WHERE status IN ('kept', 'added', 'enriched')`);
+    }
+    affectedDays = await daysOf(`FROM merged_plays WHERE status IN ('added', 'superseded', 'enriched')`);
   }
-  const days = await db.all<{ d: string }>(
-    `SELECT DISTINCT strftime(timezone($1, started_at), '%Y-%m-%d') AS d
-     FROM merged_plays WHERE status IN ('added', 'superseded', 'enriched') ORDER BY d`,
-    [opts.timezone],
+  await db.run(
+    `DROP VIEW IF EXISTS int_plays_merged; DROP TABLE IF EXISTS merged_plays; DROP TABLE IF EXISTS int_incoming_occurrences;
+     DROP TABLE IF EXISTS existing_plays; DROP VIEW IF EXISTS incoming_plays`,
   );
-  await db.run(`DROP TABLE IF EXISTS merged_plays`);
   await db.run(`RESET VARIABLE rewind_match_api; RESET VARIABLE rewind_match_account`);
-  return {
-    rowsIn,
-    added,
-    duplicates: rowsIn - added,
-    superseded,
-    enriched,
-    years,
-    affectedDays: days.map((r) => r.d),
-  };
+  return { rowsIn, added, duplicates: rowsIn - added, superseded, enriched, years, affectedDays };
 }

@@ -67,8 +67,8 @@
 --      row's track URI (when it had none), album name and URI (when it had none), artist URIs,
 --      context and api_played_at. A stored API row is superseded by it; an incoming API row is a
 --      duplicate; a stored exported row that gains them is 'enriched'.
--- Inputs: `incoming_plays` (the stored play shape, and `row_id`: a BIGINT that names the row, unique)
---   and `existing_plays` (the stored play shape).
+-- Inputs: `incoming_plays` (the stored play shape, and `row_id`: a BIGINT that names the row, unique),
+--   `int_incoming_occurrences` (rules 1 and 2 on them) and `existing_plays` (the stored play shape).
 -- Variable: rewind_match_api BOOLEAN (NULL = true). mergeStaged sets it to false when neither
 --   input holds an API row or a row that gained one: steps 4 and 5 (and moving API columns in 3)
 --   then fold away at planning, and an export-only merge reads its rows as often as without them.
@@ -81,101 +81,12 @@ with recursive existing as (
 
 ),
 
-incoming_keys as materialized (
-
-    -- rules 1 and 2 need only these columns
-    select
-        row_id,
-        source,
-        ended_at,
-        ms_played,
-        -- one hash of every field: much cheaper to group by than the 25 fields themselves
-        hash(
-            source, ended_at, ms_played, kind, track_uri, track_name, artist_name, album_name,
-            episode_uri, episode_name, show_name, audiobook_uri, audiobook_title,
-            audiobook_chapter_uri, audiobook_chapter_title, platform, conn_country,
-            reason_start, reason_end, shuffle, skipped, offline, offline_at, incognito,
-            context_uri
-        ) as content_hash
-    from incoming_plays
-
-),
-
--- Rules 1 and 2 concern only rows that share their content, or their identity, with another:
--- few. They are found by grouping (cheap), and only they are put in order (a window over every
--- row would sort them all).
-
-repeated_content as (
-
-    select content_hash
-    from incoming_keys
-    group by content_hash
-    having count(*) > 1
-
-),
-
-content_repeats as (
-
-    -- rule 1: of rows identical in every field, the first in the export is kept; these are the others
-    select k.row_id
-    from incoming_keys as k
-    semi join repeated_content as r
-        on r.content_hash = k.content_hash
-    join incoming_plays as i
-        on i.row_id = k.row_id
-    qualify row_number() over (partition by k.content_hash order by i.source_file, i.source_row) > 1
-
-),
-
-incoming_distinct as materialized (
-
-    select row_id, source, ended_at, ms_played
-    from incoming_keys
-    anti join content_repeats as c
-        on c.row_id = incoming_keys.row_id
-
-),
-
-repeated_identity as (
-
-    select source, ended_at, ms_played
-    from incoming_distinct
-    group by all
-    having count(*) > 1
-
-),
-
-shared_occurrences as (
-
-    -- rule 2: the occurrence of each stream among those sharing (source, ended_at, ms_played);
-    -- a stream alone with its identity (nearly every one) is occurrence 1
-    select
-        d.row_id,
-        cast(row_number() over (
-            partition by d.source, d.ended_at, d.ms_played
-            order by
-                coalesce(i.track_uri, i.episode_uri, i.audiobook_chapter_uri, ''),
-                coalesce(i.track_name, i.episode_name, i.audiobook_chapter_title, ''),
-                i.source_file,
-                i.source_row
-        ) as integer) as occurrence
-    from incoming_distinct as d
-    semi join repeated_identity as r
-        on  r.source is not distinct from d.source
-        and r.ended_at is not distinct from d.ended_at
-        and r.ms_played is not distinct from d.ms_played
-    join incoming_plays as i
-        on i.row_id = d.row_id
-
-),
-
 incoming_numbered as (
 
-    select i.* exclude (row_id) replace (coalesce(o.occurrence, 1) as occurrence)
+    -- rules 1 and 2 (int_incoming_occurrences): the incoming streams, with their occurrences
+    select i.* exclude (row_id) replace (o.occurrence as occurrence)
     from incoming_plays as i
-    anti join content_repeats as c
-        on c.row_id = i.row_id
-    left join shared_occurrences as o
+    join int_incoming_occurrences as o
         on o.row_id = i.row_id
 
 ),

@@ -170,6 +170,7 @@ async function merge(existing: readonly PlayInput[], incoming: readonly PlayInpu
   await createPlaysTable(db, existing, { name: 'existing_plays' });
   await createPlaysTable(db, incoming, { name: 'incoming_rows' });
   await db.run(`CREATE OR REPLACE TEMP VIEW incoming_plays AS SELECT *, rowid AS row_id FROM incoming_rows`);
+  await createModelView(db, 'intermediate', 'int_incoming_occurrences');
   await createModelView(db, 'intermediate', 'int_plays_merged');
   await assertChecksPass(db, 'int_plays_merged');
   return rows<Row>(db, QUERY);

@@ -102,6 +102,38 @@ describe('one stream, stored once', () => {
     assert.deepEqual([again.added, again.duplicates], [0, 7]);
   });
 
+  test('a first import (straight from the staged files) stores what the full merge stores', async () => {
+    // A real history, with rows logged twice (in the same file and across files) and streams that
+    // share their ts and ms_played: every case of rules 1 and 2.
+    const real = JSON.parse(await fs.readFile(path.join(REAL, 'extended/nate-downer_spotify-analysis/endsong_2.json'), 'utf8')) as Record<string, unknown>[];
+    const twice = real.filter((_, i) => i % 97 === 0);
+    const shared = real.filter((_, i) => i % 89 === 0).map((r) => ({ ...r, spotify_track_uri: 'spotify:track:0Shared', master_metadata_track_name: 'Shared' }));
+    const files = [
+      await stage(json('Streaming_History_Audio_2013-2018_0.json', [...real.slice(0, 3000), ...twice.slice(0, 10)]), 'extended'),
+      await stage(json('Streaming_History_Audio_2018-2022_1.json', [...real.slice(3000), ...twice, ...shared]), 'extended'),
+    ].map((s) => s.outFile);
+    const stored = async (layout: Layout) =>
+      db.all(`SELECT * EXCLUDE (user_id) FROM (${await playsSource(layout, 'u')}) ORDER BY ended_at, ms_played, occurrence`);
+
+    // Into an empty warehouse: no table of whole rows, every incoming stream added.
+    const direct = new Layout(path.join(root, 'direct'));
+    const first = await mergeStaged(db, direct, { userId: 'u', stagedFiles: files, timezone: 'Europe/Berlin' });
+    // The same rows merged by int_plays_merged: a play stored first (from another file, in a year
+    // the import touches) makes the merge take its general path.
+    const full = new Layout(path.join(root, 'full'));
+    const other = await stage(json('other.json', [{ ...real[0], ts: '2016-02-29T12:00:00Z', ms_played: 4321 }]), 'extended');
+    await mergeStaged(db, full, { userId: 'u', stagedFiles: [other.outFile], timezone: 'Europe/Berlin' });
+    const merged = await mergeStaged(db, full, { userId: 'u', stagedFiles: files, timezone: 'Europe/Berlin' });
+
+    assert.deepEqual([first.added, first.duplicates], [merged.added, merged.duplicates]);
+    // (The real history has a row logged twice of its own.)
+    assert.ok(first.duplicates >= twice.length + 10, `${first.duplicates} duplicates`);
+    assert.deepEqual(first.affectedDays, merged.affectedDays);
+    const fromFull = (await stored(full)).filter((r) => r.source_file !== 'other.json');
+    assert.deepEqual(await stored(direct), fromFull);
+    assert.ok(fromFull.some((r) => (r.occurrence as number) > 1), 'streams sharing an identity were numbered');
+  });
+
   test('a re-import, and an older layout without URIs, add nothing', async () => {
     const layout = new Layout(path.join(root, 'b'));
     const rows = [ext('2020-01-01T10:00:00Z', 180000, 'Old'), ext('2020-01-01T10:04:00Z', 180000, 'Old'), ext('2020-01-02T10:00:00Z', 5000, 'Other')];
