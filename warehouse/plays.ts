@@ -207,13 +207,27 @@ export async function mergeStaged(
   await db.run(`SET VARIABLE rewind_match_api = $1::BOOLEAN`, [involved?.api ?? true]);
   await db.run(`SET VARIABLE rewind_match_account = $1::BOOLEAN`, [involved?.account ?? true]);
   // Rules 1 and 2, on the incoming rows alone: a narrow table (row_id, occurrence).
-  await db.run(`CREATE OR REPLACE TEMP TABLE int_incoming_occurrences AS ${modelSql('intermediate', 'int_incoming_occurrences')}`);
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE int_incoming_occurrences AS ${modelSql('intermediate', 'int_incoming_occurrences')}`,
+  );
   const rowsIn = (await db.one<{ n: number }>(`SELECT count(*) AS n FROM incoming_plays`))?.n ?? 0;
   // Every touched year in one pass; each becomes the next generation of its partition.
   const write = (selectSql: string) =>
-    writePartitionedGenerations(db, layout.userPlays(opts.userId), 'year', years, `SELECT ${cols}, year(ended_at) AS year FROM (${selectSql}) ORDER BY ended_at, occurrence`);
-  const daysOf = async (selectSql: string) =>
-    (await db.all<{ d: string }>(`SELECT DISTINCT strftime(timezone($1, started_at), '%Y-%m-%d') AS d FROM (${selectSql}) ORDER BY d`, [opts.timezone])).map((r) => r.d);
+    writePartitionedGenerations(
+      db,
+      layout.userPlays(opts.userId),
+      'year',
+      years,
+      `SELECT ${cols}, year(ended_at) AS year FROM (${selectSql}) ORDER BY ended_at, occurrence`,
+    );
+  // The local dates (in the user's zone) of the rows of `selectSql`.
+  const daysOf = async (selectSql: string) => {
+    const rows = await db.all<{ d: string }>(
+      `SELECT DISTINCT strftime(timezone($1, started_at), '%Y-%m-%d') AS d FROM (${selectSql}) ORDER BY d`,
+      [opts.timezone],
+    );
+    return rows.map((r) => r.d);
+  };
   let added: number;
   let superseded = 0;
   let enriched = 0;
