@@ -78,11 +78,17 @@ export async function resultWithWorker<T>(
   }
 }
 
+/** Longest a progress poll may take: a slow answer is skipped, the next poll asks again. */
+export const POLL_DEADLINE_MS = 5_000;
+
 /**
  * Follow a workflow to its result (with a worker in this process when none polls, see
- * resultWithWorker), calling `poll` every `everyMs` while it runs: one poll at a time, and the last
- * one awaited before returning, so it never outlives the connection. A failed workflow becomes
- * `failure(message)` with the message of its cause (the activity's reason, naming the input).
+ * resultWithWorker), calling `poll` every `everyMs` while it runs: one poll at a time, each given
+ * POLL_DEADLINE_MS, and the one in flight when the result arrives cancelled and awaited before
+ * returning, so it never outlives the connection. (A query sent as the workflow ends may find no
+ * worker to answer it: ours stops with the result, and the server would hold the query about 30 s.)
+ * A failed workflow becomes `failure(message)` with the message of its cause (the activity's
+ * reason, naming the input).
  */
 export async function followWorkflow<T>(
   ctx: Context,
@@ -92,8 +98,12 @@ export async function followWorkflow<T>(
 ): Promise<T> {
   let inFlight: Promise<void> | undefined;
   const poll = opts.poll;
+  const connection = session.client.connection;
+  const ended = new AbortController();
+  const pollOnce = (fn: () => Promise<void>) =>
+    connection.withAbortSignal(ended.signal, () => connection.withDeadline(Date.now() + POLL_DEADLINE_MS, fn));
   const timer = poll
-    ? setInterval(() => (inFlight ??= poll().catch(() => undefined).finally(() => (inFlight = undefined))), opts.everyMs ?? 500)
+    ? setInterval(() => (inFlight ??= pollOnce(poll).catch(() => undefined).finally(() => (inFlight = undefined))), opts.everyMs ?? 500)
     : undefined;
   try {
     return await resultWithWorker<T>(ctx, session, handle, opts.prepared);
@@ -102,6 +112,7 @@ export async function followWorkflow<T>(
     throw e;
   } finally {
     if (timer) clearInterval(timer);
+    ended.abort();
     await inFlight;
   }
 }
