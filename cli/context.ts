@@ -82,26 +82,40 @@ export async function resultWithWorker<T>(
 export const POLL_DEADLINE_MS = 5_000;
 
 /**
+ * A progress poll: `ask` makes the calls to Temporal (a query, say) and returns what to show, or
+ * undefined; `tell` shows it. Only `ask` runs under the poll's deadline and cancellation: `tell`
+ * runs outside them, so whatever it starts (another command, as a test does) is not cancelled
+ * when this workflow ends.
+ */
+export interface Poll<V> {
+  ask: () => Promise<V | undefined>;
+  tell: (value: V) => void;
+}
+
+/**
  * Follow a workflow to its result (with a worker in this process when none polls, see
- * resultWithWorker), calling `poll` every `everyMs` while it runs: one poll at a time, each given
+ * resultWithWorker), polling every `everyMs` while it runs: one poll at a time, its `ask` given
  * POLL_DEADLINE_MS, and the one in flight when the result arrives cancelled and awaited before
  * returning, so it never outlives the connection. (A query sent as the workflow ends may find no
  * worker to answer it: ours stops with the result, and the server would hold the query about 30 s.)
  * A failed workflow becomes `failure(message)` with the message of its cause (the activity's
  * reason, naming the input).
  */
-export async function followWorkflow<T>(
+export async function followWorkflow<T, V = unknown>(
   ctx: Context,
   session: TemporalSession,
   handle: WorkflowHandle,
-  opts: { prepared?: Promise<RunningWorker | undefined>; poll?: () => Promise<void>; everyMs?: number; failure: (message: string) => Error },
+  opts: { prepared?: Promise<RunningWorker | undefined>; poll?: Poll<V>; everyMs?: number; failure: (message: string) => Error },
 ): Promise<T> {
   let inFlight: Promise<void> | undefined;
   const poll = opts.poll;
   const connection = session.client.connection;
   const ended = new AbortController();
-  const pollOnce = (fn: () => Promise<void>) =>
-    connection.withAbortSignal(ended.signal, () => connection.withDeadline(Date.now() + POLL_DEADLINE_MS, fn));
+  const pollOnce = async ({ ask, tell }: Poll<V>): Promise<void> => {
+    // The calls run in the scope of the deadline and the cancellation; `tell` after it, outside.
+    const value = await connection.withAbortSignal(ended.signal, () => connection.withDeadline(Date.now() + POLL_DEADLINE_MS, ask));
+    if (value !== undefined && !ended.signal.aborted) tell(value);
+  };
   const timer = poll
     ? setInterval(() => (inFlight ??= pollOnce(poll).catch(() => undefined).finally(() => (inFlight = undefined))), opts.everyMs ?? 500)
     : undefined;

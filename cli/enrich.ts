@@ -58,13 +58,10 @@ export async function runEnrich(
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       handle = session.client.workflow.getHandle(enrichWorkflowId());
     }
-    const poll = async () => {
-      const p = await handle.query<EnrichProgress>('progress').catch(() => undefined);
-      if (p) opts.onProgress?.(p);
-    };
-    return await followWorkflow<EnrichSummary>(ctx, session, handle, {
+    const ask = () => handle.query<EnrichProgress>('progress').catch(() => undefined);
+    return await followWorkflow<EnrichSummary, EnrichProgress>(ctx, session, handle, {
       prepared,
-      poll: opts.onProgress ? poll : undefined,
+      poll: opts.onProgress ? { ask, tell: opts.onProgress } : undefined,
       everyMs: 1000,
       failure: (message) => new EnrichFailedError(message),
     });

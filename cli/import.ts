@@ -68,9 +68,9 @@ export async function runImport(ctx: Context, opts: ImportOptions): Promise<Impo
     const input: ImportInput = { userId, importId, sha256, paths, concurrency: ctx.config.importConcurrency };
     const { handle } = await startImportWorkflow(session, input);
     const onProgress = opts.onProgress;
-    const summary = await followWorkflow<ImportSummary>(ctx, session, handle, {
+    const summary = await followWorkflow<ImportSummary, ImportProgress>(ctx, session, handle, {
       prepared,
-      poll: onProgress ? async () => onProgress(await handle.query<ImportProgress>('progress')) : undefined,
+      poll: onProgress ? { ask: () => handle.query<ImportProgress>('progress'), tell: onProgress } : undefined,
       failure: (message) => new ImportFailedError(message),
     });
     return { ...summary, elapsedSeconds: Math.round((Date.now() - started) / 100) / 10 };

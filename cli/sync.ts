@@ -102,9 +102,9 @@ export async function runSync(ctx: Context, opts: { userId: string; session?: Te
   try {
     await ensureSyncSchedule(ctx, session.client, userId);
     const handle = await startSyncWorkflow(session, userId);
-    const poll = async () => {
+    const ask = async (): Promise<SyncWatch | undefined> => {
       const progress = await handle.query<SyncProgress>('progress').catch(() => undefined);
-      if (!progress) return;
+      if (!progress) return undefined;
       const watch: SyncWatch = { ...progress, userId };
       const d = await handle.describe().catch(() => undefined);
       const pending = d?.raw.pendingActivities?.[0];
@@ -112,11 +112,11 @@ export async function runSync(ctx: Context, opts: { userId: string; session?: Te
         const next = pending.nextAttemptScheduleTime?.seconds;
         watch.waiting = { reason: pending.lastFailure.message, until: next ? new Date(Number(next) * 1000).toISOString() : null, attempt: pending.attempt ?? 1 };
       }
-      opts.onProgress?.(watch);
+      return watch;
     };
-    return await followWorkflow<SyncSummary>(ctx, session, handle, {
+    return await followWorkflow<SyncSummary, SyncWatch>(ctx, session, handle, {
       prepared,
-      poll: opts.onProgress ? poll : undefined,
+      poll: opts.onProgress ? { ask, tell: opts.onProgress } : undefined,
       failure: (message) => new SyncFailedError(message),
     });
   } finally {

@@ -29,14 +29,20 @@ after(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
+/** The import of one small real export file for `userId`, started (its worker not yet running). */
+async function startSmallImport(home: string, userId: string) {
+  const ctx = createContext(loadConfig({ REWIND_HOME: path.join(root, home), TEMPORAL_ADDRESS: temporal.address }), () => undefined);
+  const session = await connectTemporal(ctx);
+  const paths = [path.join(REAL_DATA, 'extended/mungeraiden_QuantifiedSelfProject/Streaming_History_Audio_2022.json')];
+  const sha256 = await hashExport(paths);
+  const { handle } = await startImportWorkflow(session, { userId, importId: importWorkflowId(userId, sha256), sha256, paths });
+  return { ctx, session, handle };
+}
+
 describe('followWorkflow', () => {
   test('a progress query sent as the workflow ends, when no worker is left to answer it, does not hold the command up', async () => {
-    const ctx = createContext(loadConfig({ REWIND_HOME: path.join(root, 'home'), TEMPORAL_ADDRESS: temporal.address }), () => undefined);
-    const session = await connectTemporal(ctx);
+    const { ctx, session, handle } = await startSmallImport('home', 'q');
     try {
-      const paths = [path.join(REAL_DATA, 'extended/mungeraiden_QuantifiedSelfProject/Streaming_History_Audio_2022.json')];
-      const sha256 = await hashExport(paths);
-      const { handle } = await startImportWorkflow(session, { userId: 'q', importId: importWorkflowId('q', sha256), sha256, paths });
       const result = handle.result();
       let ended = 0;
       let queries = 0;
@@ -49,14 +55,57 @@ describe('followWorkflow', () => {
         await sleep(3_000);
         await handle.query('progress');
       };
-      const summary = await followWorkflow<{ status: string }>(ctx, session, handle, {
-        poll,
+      const summary = await followWorkflow<{ status: string }, void>(ctx, session, handle, {
+        poll: { ask: poll, tell: () => undefined },
         everyMs: 50,
         failure: (message) => new Error(message),
       });
       assert.equal(summary.status, 'imported');
       const waited = Date.now() - ended;
       assert.ok(waited < 3_000 + 5_000, `returned ${waited} ms after the workflow ended`);
+    } finally {
+      await session.close();
+    }
+  });
+
+  test('what the progress callback starts is not cancelled when the workflow ends', async () => {
+    // A test starts a sync from an import's progress callback: the sync's calls to Temporal must
+    // outlive the import. (They used to run in the poll's cancellation scope, and were cancelled
+    // as the import ended.)
+    const { ctx, session, handle } = await startSmallImport('home-tell', 't');
+    try {
+      // A call to Temporal that is still in flight when the workflow ends: a long poll of a task
+      // queue nobody else polls (the server holds it for about a minute).
+      let inFlight: Promise<string> | undefined;
+      const done = new AbortController(); // the test's own end of that poll
+      const summary = await followWorkflow<{ status: string }, unknown>(ctx, session, handle, {
+        poll: {
+          ask: () => handle.query('progress'),
+          tell: () =>
+            (inFlight ??= session.client.connection
+              .withAbortSignal(done.signal, () =>
+                session.client.connection.withDeadline(Date.now() + 70_000, () =>
+                  session.client.workflowService.pollWorkflowTaskQueue({
+                    namespace: session.endpoint.namespace,
+                    taskQueue: { name: 'nobody-polls-this' },
+                    identity: 'test',
+                  }),
+                ),
+              )
+              .then(
+                () => 'answered',
+                (e: Error) => `failed: ${e.message}`,
+              )),
+        },
+        everyMs: 50,
+        failure: (message) => new Error(message),
+      });
+      assert.equal(summary.status, 'imported');
+      assert.ok(inFlight, 'the callback ran');
+      const outcome = await Promise.race([inFlight, sleep(1_500).then(() => 'still in flight')]);
+      assert.equal(outcome, 'still in flight');
+      done.abort();
+      await inFlight;
     } finally {
       await session.close();
     }
