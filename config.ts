@@ -169,7 +169,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       maxRatio: int(env, 'REWIND_MAX_COMPRESSION_RATIO', 200),
       maxEntries: int(env, 'REWIND_MAX_ENTRIES', 10_000),
     },
-    importConcurrency: int(env, 'REWIND_IMPORT_CONCURRENCY', 3),
+    importConcurrency: int(env, 'REWIND_IMPORT_CONCURRENCY', 4),
     duckdb: {
       memoryLimit: env.REWIND_DUCKDB_MEMORY || '768MB',
       threads: int(env, 'REWIND_DUCKDB_THREADS', 2),

@@ -7,8 +7,9 @@
  * in the same run: DuckDB reading the same extracted JSON straight into one zstd Parquet file.
  * Target: import time <= 2 x floor + unzip time, peak memory (RSS) < 1.5 GB.
  *
- * The import runs in a process of its own (this file with --child), as `rewind import` does: its
- * peak RSS is the import's, not the generator's garbage or the floor's DuckDB.
+ * The import runs in a process of its own (this file with --child, started through child.js as
+ * bin/rewind.js starts the CLI), as `rewind import` does: its peak RSS is the import's, not the
+ * generator's garbage or the floor's DuckDB.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, promises as fs } from 'node:fs';
@@ -180,7 +181,7 @@ try {
   const once = seconds(t0);
 
   // The import, in a process of its own.
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', zip], {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./child.js', import.meta.url)), '--child', zip], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -27,7 +27,7 @@ import { type Db, type DbOptions, type Params, ident, literal, stringList, withD
 import { liveFile, liveFiles, readJson, writeGeneration, writeJsonAtomic } from './files.ts';
 import { withLock, withUserLock } from './lock.ts';
 import { ensureUser } from './users.ts';
-import { sqlFileText } from './sql.ts';
+import { localTime, sqlFileText } from './sql.ts';
 import { type Layout, type Mart, assertUserId } from './layout.ts';
 import { HIVE_TYPES, PLAY_COLUMNS, withPlayColumns } from './schema.ts';
 
@@ -283,6 +283,20 @@ function datesBetween(first: string, last: string): string[] {
   return out;
 }
 
+/**
+ * Run `fn` with DuckDB's preserve_insertion_order off: for statements whose result order is given
+ * by their own ORDER BY, or does not matter. Restores the setting afterwards.
+ */
+async function withoutInsertionOrder<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  const [was] = await db.all<{ v: boolean }>(`SELECT current_setting('preserve_insertion_order') AS v`);
+  await db.run(`SET preserve_insertion_order = false`);
+  try {
+    return await fn();
+  } finally {
+    await db.run(`SET preserve_insertion_order = ${was?.v === false ? 'false' : 'true'}`);
+  }
+}
+
 /** Most plays one daily_rollups pass reads (keeps a pass well inside the default 768 MB limit). */
 const PLAYS_PER_PASS = 150_000;
 
@@ -361,11 +375,14 @@ async function rebuildDays(db: Db, scope: ModelScope, sink: DaysSink, playsPerPa
   // Plays per local month, with the month's first and last local date: one scan of the plays
   // sizes the passes and, for a full build, finds the span of days.
   const months = await db.all<{ m: string; n: number; first: string; last: string }>(
-    `select strftime(local, '%Y-%m') as m, count(*) as n,
-            strftime(min(local), '%Y-%m-%d') as first, strftime(max(local), '%Y-%m-%d') as last
-     from (select timezone(getvariable('scope_timezone'), started_at) as local
-           from plays where user_id = getvariable('scope_user_id') and started_at is not null)
-     group by all order by m`,
+    `select strftime(month, '%Y-%m') as m, n, strftime(first, '%Y-%m-%d') as first, strftime(last, '%Y-%m-%d') as last
+     from (
+       select date_trunc('month', local) as month, count(*) as n, min(local) as first, max(local) as last
+       from (select ${localTime('started_at', "getvariable('scope_timezone')")} as local
+             from plays where user_id = getvariable('scope_user_id') and started_at is not null)
+       group by all
+     )
+     order by m`,
   );
   const perMonth = new Map(months.map((r) => [r.m, r.n]));
   const days =
@@ -389,11 +406,16 @@ async function rebuildDays(db: Db, scope: ModelScope, sink: DaysSink, playsPerPa
     passes.at(-1)!.push(...monthDays);
     plays += n;
   }
-  // Each pass in date order, and the passes in date order: the sink gets the days in order.
-  for (const days of passes) {
-    await setScopeDays(db, days);
-    await sink.add(`SELECT * FROM (\n${sql}\n) ORDER BY local_date`);
-  }
+  // Each pass in date order, and the passes in date order: the sink gets the days in order (an
+  // ORDER BY at the top keeps its order into the sink whatever preserve_insertion_order says).
+  // Inside a pass nothing needs the order of its input rows: without it DuckDB runs the pass's
+  // joins and aggregates a tenth faster.
+  await withoutInsertionOrder(db, async () => {
+    for (const days of passes) {
+      await setScopeDays(db, days);
+      await sink.add(`SELECT * FROM (\n${sql}\n) ORDER BY local_date`);
+    }
+  });
   await setScopeDays(db, scope.days);
   return (await db.one<{ n: number }>(`select count(*) as n from (${sink.source()})`))?.n ?? 0;
 }
@@ -499,7 +521,9 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
       { rowGroupSize: DAILY_ROW_GROUP },
     );
 
-    await db.run(`CREATE TEMP TABLE period_snapshots AS\n${await modelSql('period_snapshots')}\n`);
+    // (Written in order below: the table's own order does not matter.)
+    const snapshotsSql = await modelSql('period_snapshots');
+    await withoutInsertionOrder(db, () => db.run(`CREATE TEMP TABLE period_snapshots AS\n${snapshotsSql}\n`));
     const snapshotRows = await writeGeneration(
       db,
       layout.martPartition('period_snapshots', userId),

@@ -35,3 +35,20 @@ export async function setVariables(db: Db, vars: Record<string, string | number 
     await db.run(`SET VARIABLE ${ident(name)} = $1`, [value] as Params);
   }
 }
+
+/**
+ * SQL for the UTC calendar year of a TIMESTAMPTZ expression. `year()` of a TIMESTAMPTZ goes
+ * through ICU's calendar; this is epoch arithmetic (the same year, at a tenth of the cost per row).
+ */
+export function utcYear(timestamptz: string): string {
+  return `year(make_timestamp(epoch_us(${timestamptz})))`;
+}
+
+/**
+ * SQL for the wall-clock time (a TIMESTAMP) in the IANA zone `zone` (an SQL expression) of the
+ * instant `timestamptz`: timezone(zone, instant), with UTC (every user's default zone) by epoch
+ * arithmetic instead of ICU's calendar (which costs more than the rest of a scan of the plays).
+ */
+export function localTime(timestamptz: string, zone: string): string {
+  return `(CASE WHEN ${zone} = 'UTC' THEN make_timestamp(epoch_us(${timestamptz})) ELSE timezone(${zone}, ${timestamptz}) END)`;
+}

@@ -50,7 +50,10 @@ final as (
 
     select
         ended_at,
-        ended_at - to_milliseconds(coalesce(ms_played, 0))         as started_at,
+        -- as in int_extended_streams: epoch arithmetic, ms_played bounded for rejected rows
+        make_timestamptz(
+            epoch_us(ended_at) - 1000 * least(greatest(coalesce(ms_played, 0), 0), 7 * 86400000)
+        )                                                           as started_at,
         ms_played,
         kind,
         cast(null as varchar)                                       as track_uri,

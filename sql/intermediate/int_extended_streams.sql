@@ -4,7 +4,8 @@
 --   * kind: audiobook keys set -> 'audiobook'; track URI or name -> 'track'; episode URI, name or
 --     show -> 'episode'; nothing -> 'unknown' (unavailable content; kept, it is still a stream).
 --     The file name (Audio/Video) does not decide: video files hold music tracks too.
---   * `ts` is when the stream stopped: ended_at = ts, started_at = ts - ms_played.
+--   * `ts` is when the stream stopped: ended_at = ts, started_at = ts - ms_played (for a kept row;
+--     a rejected row's ms_played may be absurd, and its started_at is not used).
 --   * offline_timestamp was milliseconds in old exports and is seconds (sometimes fractional) in
 --     new ones; 0, 1, NULL and values outside 2006 .. ended_at + 1 day carry no information.
 -- Variables: rewind_import_id, rewind_source_file.
@@ -57,7 +58,11 @@ final as (
 
     select
         ended_at,
-        ended_at - to_milliseconds(coalesce(ms_played, 0))         as started_at,
+        -- epoch arithmetic, not ended_at - interval (the calendar math of ICU, far slower per
+        -- row); ms_played bounded so that a rejected absurd value cannot overflow (and fail the file)
+        make_timestamptz(
+            epoch_us(ended_at) - 1000 * least(greatest(coalesce(ms_played, 0), 0), 7 * 86400000)
+        )                                                           as started_at,
         ms_played,
         kind,
         track_uri,
@@ -79,7 +84,7 @@ final as (
         skipped,
         offline,
         case
-            when offline_at_raw between timestamptz '2006-01-01 00:00:00+00' and ended_at + interval 1 day
+            when offline_at_raw between timestamptz '2006-01-01 00:00:00+00' and make_timestamptz(epoch_us(ended_at) + 86400000000)
                 then offline_at_raw
         end                                                         as offline_at,
         incognito,

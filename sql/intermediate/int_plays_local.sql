@@ -19,10 +19,11 @@
 --   iso_weekday       INTEGER    1 = Monday .. 7 = Sunday
 --   is_listen         BOOLEAN    a track streamed for 30 s or more: a "play" in every mart
 --   is_skip           BOOLEAN    a track streamed for less than 30 s (unknown ms_played counts as 0)
---   track_key         VARCHAR    lower(trim(artist_name)) || chr(31) || lower(trim(track_name)):
+--   artist_key        VARCHAR    lower(trim(artist_name)); NULL when the name is missing
+--   track_key         VARCHAR    artist_key || chr(31) || lower(trim(track_name)):
 --                                name based, so the same song from an account export (no URI) and
 --                                from an extended export is one track; NULL when a name is missing
---   album_key         VARCHAR    lower(trim(artist_name)) || chr(31) || lower(trim(album_name))
+--   album_key         VARCHAR    artist_key || chr(31) || lower(trim(album_name))
 
 with plays as (
     select * from plays
@@ -51,7 +52,12 @@ plays_of_user as (
 localized as (
     select
         *,
-        timezone(getvariable('scope_timezone'), started_at) as local_started_at
+        -- UTC (every user's default zone) by epoch arithmetic; other zones through ICU's calendar,
+        -- which costs more than the rest of this model per row
+        case
+            when getvariable('scope_timezone') = 'UTC' then make_timestamp(epoch_us(started_at))
+            else timezone(getvariable('scope_timezone'), started_at)
+        end as local_started_at
     from plays_of_user
 ),
 
@@ -62,6 +68,15 @@ in_scope as (
        or cast(local_started_at as date) in (select unnest(getvariable('scope_days')))
 ),
 
+-- The artist's key once per row: the track and album keys start with it, and trimming and
+-- lowercasing names is a good part of what the marts cost.
+keyed as (
+    select
+        *,
+        lower(trim(artist_name)) as artist_key
+    from in_scope
+),
+
 final as (
     select
         *,
@@ -70,9 +85,9 @@ final as (
         cast(isodow(local_started_at) as integer) as iso_weekday,
         coalesce(kind = 'track' and ms_played >= 30000, false) as is_listen,
         coalesce(kind = 'track' and coalesce(ms_played, 0) < 30000, false) as is_skip,
-        lower(trim(artist_name)) || chr(31) || lower(trim(track_name)) as track_key,
-        lower(trim(artist_name)) || chr(31) || lower(trim(album_name)) as album_key
-    from in_scope
+        artist_key || chr(31) || lower(trim(track_name)) as track_key,
+        artist_key || chr(31) || lower(trim(album_name)) as album_key
+    from keyed
 )
 
 select * from final

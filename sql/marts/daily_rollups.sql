@@ -23,7 +23,7 @@
 with int_plays_local as materialized (
     select
         user_id, local_date, local_hour, started_at, kind, ms_played, is_listen, is_skip,
-        track_key, album_key, track_uri, track_name, artist_name, album_name, show_name
+        artist_key, track_key, album_key, track_uri, track_name, artist_name, album_name, show_name
     from int_plays_local
 ),
 
@@ -85,13 +85,13 @@ artist_totals as (
     select
         user_id,
         local_date,
-        lower(trim(artist_name)) as artist_key,
+        artist_key,
         arg_max(artist_name, started_at) as artist_name,
         count(*) filter (where is_listen) as plays,
         cast(coalesce(sum(ms_played), 0) as bigint) as ms
     from track_plays
     where artist_name is not null
-    group by user_id, local_date, lower(trim(artist_name))
+    group by user_id, local_date, artist_key
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
 

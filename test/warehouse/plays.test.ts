@@ -212,6 +212,20 @@ describe('one stream, stored once', () => {
       [['ms_played is missing or not a number', 1, 4], ['ms_played is negative', 1, 3], ['ts is missing or not a timestamp', 1, 2]],
     );
   });
+
+  test('an absurd ms_played rejects its row, not the file; a kept row starts ms_played before its end', async () => {
+    const file = json('Streaming_History_Audio_2022b.json', [
+      ext('2022-03-01T10:00:00Z', 9_000_000_000_000_000_000, 'absurd'),
+      ext('2022-03-01T11:00:00Z', 90_061_500, 'ok'),
+    ]);
+    const s = await stage(file, 'extended');
+    assert.equal(s.rowsStaged, 1);
+    assert.deepEqual(s.rejected.map((r) => [r.reason, r.rows, r.firstRow]), [['ms_played is longer than a week', 1, 1]]);
+    const [kept] = await db.all<{ started: string }>(
+      `SELECT strftime(started_at, '%Y-%m-%d %H:%M:%S.%g') AS started FROM read_parquet('${s.outFile}') WHERE reject_reason IS NULL`,
+    );
+    assert.equal(kept?.started, '2022-02-28 09:58:58.500');
+  });
 });
 
 describe('plays files written before the API columns existed', () => {
