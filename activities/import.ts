@@ -146,14 +146,33 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
     threads: Math.max(1, Math.floor(config.duckdb.threads / lanes)),
     memoryLimit: `${Math.max(128, Math.floor(parseMemory(config.duckdb.memoryLimit) / lanes / 2 ** 20))}MB`,
   };
-  const idle: Db[] = [];
+  // Idle lanes' databases, each with the timer that closes it when no file comes for it: a lane
+  // ends when its last file is staged, and closing a database blocks the thread for a while, so
+  // it is better done then, beside the other lanes' work, than all at once when the merge starts.
+  const idle: { db: Db; timer: NodeJS.Timeout }[] = [];
+  const LANE_IDLE_MS = 250;
   /** Staging is over when the merge starts: give the lanes' memory back first. */
   const closeLanes = () => {
-    for (const db of idle.splice(0)) db.close();
+    for (const { db, timer } of idle.splice(0)) {
+      clearTimeout(timer);
+      db.close();
+    }
+  };
+  const park = (db: Db) => {
+    const lane = {
+      db,
+      timer: setTimeout(() => {
+        const at = idle.indexOf(lane);
+        if (at >= 0) idle.splice(at, 1)[0]!.db.close();
+      }, LANE_IDLE_MS).unref(),
+    };
+    idle.push(lane);
   };
   const withLaneDb = async <T>(fn: (db: Db) => Promise<T>): Promise<T> => {
     await fs.mkdir(layout.tmp, { recursive: true });
-    const db = idle.pop() ?? (await Db.open(laneOptions));
+    const parked = idle.pop();
+    if (parked) clearTimeout(parked.timer);
+    const db = parked?.db ?? (await Db.open(laneOptions));
     let healthy = true;
     try {
       return await fn(db);
@@ -161,7 +180,7 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
       healthy = e instanceof BadExportFileError;
       throw e;
     } finally {
-      if (healthy && idle.length < lanes) idle.push(db);
+      if (healthy && idle.length < lanes) park(db);
       else db.close();
     }
   };
@@ -194,9 +213,15 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
       let bytes = 0;
       try {
         ctx.heartbeat({ entry: input.entry.name, bytes });
+        // A heartbeat at most every half second (the SDK sends fewer still): one per chunk cost
+        // the thread more than the rest of the extraction's bookkeeping.
+        let beat = Date.now();
         await extractEntry(input.paths, input.entry.name, json, config.limits, (n) => {
           bytes += n;
-          ctx.heartbeat({ entry: input.entry.name, bytes });
+          if (Date.now() - beat >= 500) {
+            beat = Date.now();
+            ctx.heartbeat({ entry: input.entry.name, bytes });
+          }
         });
         const result = await withHeartbeat(
           () => ({ entry: input.entry.name, bytes, step: 'parse' }),
