@@ -192,26 +192,6 @@ class Collector {
   }
 }
 
-/** Peeks run at once while inspecting a ZIP. */
-const PEEKS_AT_ONCE = 4;
-
-const ok = <T>(value: T): { value: T } => ({ value });
-const failed = (error: unknown): { error: unknown } => ({ error });
-
-/** `fn` over `items`, at most `limit` at a time; the results in the order of `items`. */
-async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
-}
-
 /** Whether a file must be peeked at (a `.json` that is not OS junk). */
 function wantsPeek(name: string): boolean {
   return !isJunk(name) && (isJsonName(name) || formatFromName(name) !== undefined);
@@ -230,17 +210,9 @@ export async function inspectExport(paths: string[], limits: ArchiveLimits): Pro
     const zip = await ZipArchive.open(input.file);
     try {
       const items = await zip.scan(limits);
-      // A few peeks at once (each waits on reads and inflation in the thread pool), judged in the
-      // archive's order so that the first bad entry is the one named. Every peek ends (each reads
-      // at most PEEK_BYTES) before the archive is closed.
-      const peeks = await mapInOrder(items, PEEKS_AT_ONCE, (item) =>
-        wantsPeek(item.name) ? peekZipItem(zip, item).then(ok, failed) : Promise.resolve(undefined),
-      );
-      for (const [i, item] of items.entries()) {
-        const peek = peeks[i];
-        if (peek === undefined) c.ignored.push(item.name);
-        else if ('error' in peek) throw peek.error;
-        else c.add(input.file, item.name, item.size, peek.value);
+      for (const item of items) {
+        if (!wantsPeek(item.name)) c.ignored.push(item.name);
+        else c.add(input.file, item.name, item.size, await peekZipItem(zip, item));
       }
     } finally {
       await zip.close();
