@@ -240,9 +240,9 @@ export async function mergeStaged(
   );
   const rowsIn = (await db.one<{ n: number }>(`SELECT count(*) AS n FROM incoming_plays`))?.n ?? 0;
   // Every touched year in one pass; each becomes the next generation of its partition. A merge
-  // with stored rows writes each year in time order; a first import writes the rows in the order
-  // of the export (files by name, rows as in the file: for Spotify's files, nearly time order),
-  // which spares a sort of every row (a quarter of the import's merge).
+  // with stored rows writes each year in time order; a first import writes the rows in about the
+  // order of the export (blocks of rows in the order of the files and their rows: for Spotify's
+  // files, nearly time order), which spares a sort of every row (a quarter of the merge).
   const write = (selectSql: string, order: 'time' | 'export') =>
     writePartitionedGenerations(
       db,
