@@ -213,7 +213,7 @@ try {
   const importMedian = median(measured.map((m) => m.report.importTime));
   // The run whose import time is the median (the lower middle one of an even count) is shown in detail.
   const shown = [...measured].sort((a, b) => a.report.importTime - b.report.importTime)[Math.floor((measured.length - 1) / 2)]!;
-  const { importTime, phases, phaseCpu, activities, rssBefore, phasePeaks, ...summary } = shown.report;
+  const { phases, phaseCpu, activities, rssBefore, phasePeaks, ...summary } = shown.report;
   const peakRss = Math.max(...measured.map((m) => m.report.peakRss));
   const target = 2 * floor + unzip;
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
