@@ -11,6 +11,14 @@ const forbiddenInWorkflows = [
   { group: ['@duckdb/*', 'yauzl', '@temporalio/activity', '@temporalio/worker', '@temporalio/client'], message: 'Not in workflow code.' },
 ];
 
+// The CLI's entry (cli/main.ts) and the context every command gets (cli/context.ts) load the
+// heavy parts only when a command needs them (`await import(...)`): statically imported, Temporal's
+// SDK, the worker and every command's module cost a second before `rewind sql` or `--help` could run.
+const forbiddenInCliEntry = [
+  { group: ['@temporalio/*', '**/worker/*', '**/activities/*', '**/api/*'], message: 'Load it where it is used, with await import(): the CLI starts without it.', allowTypeImports: true },
+  { group: ['./*', '!./context.ts'], message: "Load a command's module in its action, with await import().", allowTypeImports: true },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', '.tools/**', 'dashboards/**'] },
   ...tseslint.configs.recommended,
@@ -23,6 +31,12 @@ export default tseslint.config(
     files: ['workflows/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', { patterns: forbiddenInWorkflows }],
+    },
+  },
+  {
+    files: ['cli/main.ts', 'cli/context.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: forbiddenInCliEntry }],
     },
   },
   {

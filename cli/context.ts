@@ -3,12 +3,12 @@
  * embedded dev server unless TEMPORAL_ADDRESS is reachable), with a worker run in-process when no
  * worker polls the task queue.
  */
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { loadConfig, type Config } from '../config.ts';
 import { Layout } from '../warehouse/layout.ts';
 import { TASK_QUEUE } from '../workflows/ids.ts';
-import { ensureTemporal, type TemporalEndpoint } from '../worker/temporal-server.ts';
-import { createWorker, isLiveWorkerIdentity, type RunningWorker } from '../worker/worker.ts';
+import type { TemporalEndpoint } from '../worker/temporal-server.ts';
+import type { RunningWorker } from '../worker/worker.ts';
 
 export interface Context {
   config: Config;
@@ -27,6 +27,12 @@ export interface TemporalSession {
 }
 
 export async function connectTemporal(ctx: Context): Promise<TemporalSession> {
+  // Temporal's SDK loads here (and the worker in prepareWorker), not with this module: commands
+  // that never talk to Temporal (sql, status, --help) start without them.
+  const [{ ensureTemporal }, { Client, Connection }] = await Promise.all([
+    import('../worker/temporal-server.ts'),
+    import('@temporalio/client'),
+  ]);
   const endpoint = await ensureTemporal(ctx.config.temporal, ctx.layout, ctx.log);
   const connection = await Connection.connect({ address: endpoint.address, connectTimeout: '10 seconds' });
   const client = new Client({ connection, namespace: endpoint.namespace });
@@ -40,6 +46,7 @@ export async function workerPolling(session: TemporalSession): Promise<boolean> 
     taskQueue: { name: TASK_QUEUE },
     taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
   });
+  const { isLiveWorkerIdentity } = await import('../worker/worker.ts');
   const now = Date.now();
   return (resp.pollers ?? []).some((p) => {
     const seconds = Number(p.lastAccessTime?.seconds ?? 0);
@@ -55,6 +62,7 @@ export async function workerPolling(session: TemporalSession): Promise<boolean> 
  */
 export async function prepareWorker(ctx: Context, session: TemporalSession): Promise<RunningWorker | undefined> {
   if (await workerPolling(session)) return undefined;
+  const { createWorker } = await import('../worker/worker.ts');
   return createWorker(ctx.config, ctx.layout, session.endpoint);
 }
 
@@ -113,7 +121,18 @@ export async function followWorkflow<T, V = unknown>(
   const ended = new AbortController();
   const pollOnce = async ({ ask, tell }: Poll<V>): Promise<void> => {
     // The calls run in the scope of the deadline and the cancellation; `tell` after it, outside.
-    const value = await connection.withAbortSignal(ended.signal, () => connection.withDeadline(Date.now() + POLL_DEADLINE_MS, ask));
+    // Each poll gets a signal of its own, aborted with `ended`: the SDK adds a listener to the
+    // signal for every call and never removes it, so one signal for every poll collected them (a
+    // MaxListenersExceededWarning on stderr after ten polls, and a leak over a long import).
+    const own = new AbortController();
+    const abort = () => own.abort();
+    ended.signal.addEventListener('abort', abort, { once: true });
+    let value: V | undefined;
+    try {
+      value = await connection.withAbortSignal(own.signal, () => connection.withDeadline(Date.now() + POLL_DEADLINE_MS, ask));
+    } finally {
+      ended.signal.removeEventListener('abort', abort);
+    }
     if (value !== undefined && !ended.signal.aborted) tell(value);
   };
   const timer = poll
@@ -122,6 +141,7 @@ export async function followWorkflow<T, V = unknown>(
   try {
     return await resultWithWorker<T>(ctx, session, handle, opts.prepared);
   } catch (e) {
+    const { WorkflowFailedError } = await import('@temporalio/client');
     if (e instanceof WorkflowFailedError) throw opts.failure((e.cause as { message?: string } | undefined)?.message ?? e.message);
     throw e;
   } finally {

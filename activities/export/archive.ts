@@ -6,12 +6,12 @@
  * Anything else, or a mix of those, is an {@link ExportInputError}.
  *
  * - {@link inspectExport} lists the streaming-history files (Extended Streaming History and the
- *   four Account-data layouts, found at any folder depth, by name and by content shape), the files
- *   it ignores, and a content hash. It reads the archive's central directory, a bounded peek of each
- *   `.json` file (at most 256 KiB decompressed) and, for the hash, the raw bytes; it never
- *   decompresses a whole entry and never writes anything.
+ *   four Account-data layouts, found at any folder depth, by name and by content shape) and the files
+ *   it ignores. It reads the archive's central directory and a bounded peek of each `.json` file (at
+ *   most 256 KiB decompressed); it never decompresses a whole entry and never writes anything.
  * - {@link extractEntry} streams ONE entry's decompressed bytes to a file, checking length and CRC.
- * - {@link hashExport} identifies an export, so importing the same one twice can be recognised.
+ * - {@link hashExport} identifies an export, so importing the same one twice can be recognised
+ *   (the CLI and the API hash it once, before the workflow starts: the workflow ID holds it).
  *
  * Hostile input (zip slip, links, encryption, zip bombs, lying headers, truncated or corrupt
  * archives, links out of a folder) is refused with an ExportInputError naming the entry and the
@@ -47,8 +47,6 @@ export interface ExportInventory {
   kind: 'zip' | 'dir' | 'files';
   /** The input paths, made absolute, in the order given. */
   paths: string[];
-  /** {@link hashExport} of the input. */
-  sha256: string;
   /** Streaming-history files, sorted by name. */
   history: HistoryEntry[];
   /** Every other file (including symbolic links in a folder, which are never read), sorted by name. */
@@ -245,7 +243,6 @@ export async function inspectExport(paths: string[], limits: ArchiveLimits): Pro
   return {
     kind: input.kind,
     paths: input.paths,
-    sha256: await hashInput(input),
     history: c.history.sort((a, b) => byName(a.name, b.name)),
     ignored: c.ignored.sort(byName),
     totalBytes: c.total,

@@ -110,4 +110,29 @@ describe('followWorkflow', () => {
       await session.close();
     }
   });
+
+  test('many polls leave no listeners behind (no MaxListenersExceededWarning)', async () => {
+    // The SDK adds an abort listener to the call's signal for every call and never removes it:
+    // with one signal for every poll, `rewind import` printed a MaxListenersExceededWarning after
+    // ten polls (five seconds) and kept every listener until it ended.
+    const { ctx, session, handle } = await startSmallImport('home-many', 'm');
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      let answers = 0;
+      const summary = await followWorkflow<{ status: string }, unknown>(ctx, session, handle, {
+        poll: { ask: () => handle.query('progress'), tell: () => void answers++ },
+        everyMs: 5,
+        failure: (message) => new Error(message),
+      });
+      assert.equal(summary.status, 'imported');
+      assert.ok(answers > 10, `only ${answers} polls were answered: too few to tell`);
+      await sleep(50); // warnings are emitted on the next tick
+      assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+    } finally {
+      process.off('warning', onWarning);
+      await session.close();
+    }
+  });
 });

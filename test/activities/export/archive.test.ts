@@ -98,7 +98,6 @@ describe('a ZIP as Spotify sends it', () => {
     assert.deepEqual(inv.history, CURRENT_HISTORY);
     assert.deepEqual(inv.ignored, CURRENT_IGNORED);
     assert.equal(inv.totalBytes, CURRENT_HISTORY.reduce((n, h) => n + h.size, 0));
-    assert.equal(inv.sha256, sha256(await fs.readFile(zip)));
     assert.deepEqual(await snapshot(tmp), before, 'inspecting writes nothing');
   });
 
@@ -285,7 +284,6 @@ describe('a folder and loose files', () => {
 
   test('a folder: the hash ignores where it lies, the order files were made in, and OS junk', async () => {
     const h1 = await hashExport([dir]);
-    assert.equal((await inspectExport([dir], LIMITS)).sha256, h1);
     // the same export, copied in reverse order to another place
     const copy = path.join(tmp, 'elsewhere', 'copy');
     for (const [name] of [...files].reverse()) {
@@ -326,11 +324,12 @@ describe('a folder and loose files', () => {
       ],
     );
     assert.deepEqual(inv.ignored, []);
-    assert.equal(await hashExport([...loose].reverse()), inv.sha256);
+    const h = await hashExport(loose);
+    assert.equal(await hashExport([...loose].reverse()), h);
     const flat = path.join(tmp, 'flat');
     await fs.mkdir(flat);
     for (const f of loose) await fs.copyFile(f, path.join(flat, path.basename(f)));
-    assert.equal(await hashExport([flat]), inv.sha256);
+    assert.equal(await hashExport([flat]), h);
     for (const h of inv.history) {
       const dest = path.join(tmp, 'loose-out.json');
       await extractEntry(loose, h.name, dest, LIMITS);
