@@ -1,7 +1,7 @@
 /** `rewind status`: users, plays per source, last import, models' freshness, Spotify sync (connection, schedule, last sync, gaps). */
 import Table from 'cli-table3';
 import { listManifests } from '../warehouse/manifest.ts';
-import { readModelState } from '../warehouse/models.ts';
+import { readModelState, type UserModelState } from '../warehouse/models.ts';
 import { queryWarehouse } from '../warehouse/query.ts';
 import { listUsers } from '../warehouse/users.ts';
 import type { Context } from './context.ts';
@@ -41,6 +41,30 @@ export async function collectStatus(ctx: Context) {
   );
 }
 
+/** An ISO instant as 'YYYY-MM-DD HH:MM UTC' (the table's width; --json keeps the ISO text). */
+function minuteUtc(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The "last import" cell: when it was committed and how many plays it added. */
+export function formatLastImport(last: { committedAt: string; playsAdded: number } | null): string {
+  return last ? `${minuteUtc(last.committedAt)}\n+${last.playsAdded.toLocaleString('en-US')} plays` : '-';
+}
+
+/**
+ * The "models built" cell: when each mart was last built (one line when both were built in the
+ * same minute), and the time zone they were built in when it is not the user's (a change of zone
+ * whose rebuild has not run).
+ */
+export function formatModelState(m: UserModelState | null, user: { id: string; timezone: string }): string {
+  if (!m || (!m.daily_rollups && !m.period_snapshots)) return 'never';
+  const daily = m.daily_rollups ? minuteUtc(m.daily_rollups) : 'never';
+  const snapshots = m.period_snapshots ? minuteUtc(m.period_snapshots) : 'never';
+  const lines = daily === snapshots ? [daily] : [`daily rollups ${daily}`, `period snapshots ${snapshots}`];
+  if (m.timezone && m.timezone !== user.timezone) lines.push(`built for ${m.timezone}: run rewind build --user ${user.id}`);
+  return lines.join('\n');
+}
+
 export async function statusCommand(ctx: Context, json: boolean): Promise<void> {
   const status = await collectStatus(ctx);
   if (json) {
@@ -59,8 +83,8 @@ export async function statusCommand(ctx: Context, json: boolean): Promise<void> 
       Object.entries(s.plays).map(([k, v]) => `${k}: ${v.toLocaleString('en-US')}`).join('\n') || '-',
       s.firstPlay ?? '-',
       s.lastPlay ?? '-',
-      s.lastImport ? `${s.lastImport.committedAt} (+${s.lastImport.playsAdded})` : '-',
-      s.models ? JSON.stringify(s.models) : 'never',
+      formatLastImport(s.lastImport),
+      formatModelState(s.models, { id: s.user, timezone: s.timezone }),
       formatSyncStatus(s.sync) + (s.realtime.setting || s.realtime.state.polls > 0 ? `\n${formatRealtimeStatus(s.realtime)}` : ''),
     ]);
   }
