@@ -127,6 +127,7 @@ export async function followWorkflow<T, V = unknown>(
     const own = new AbortController();
     const abort = () => own.abort();
     ended.signal.addEventListener('abort', abort, { once: true });
+    if (ended.signal.aborted) own.abort();
     let value: V | undefined;
     try {
       value = await connection.withAbortSignal(own.signal, () => connection.withDeadline(Date.now() + POLL_DEADLINE_MS, ask));
