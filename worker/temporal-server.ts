@@ -168,7 +168,20 @@ export async function ensureTemporal(cfg: TemporalConfig, layout: Layout, log: L
   const address = `${cfg.embeddedHost}:${cfg.embeddedPort}`;
   const uiUrl = `http://${cfg.embeddedHost}:${cfg.uiPort}`;
   const endpoint = { address, namespace: cfg.namespace, uiUrl, embedded: true };
-  if (await reachable(address)) return endpoint;
+  if (await reachable(address)) {
+    // Something already listens where this folder's dev server would: this folder's own server,
+    // or a server started for another data folder (or by hand). That one is used too, but its
+    // workflow history is not kept in this data folder: say so, and how to have one's own.
+    const mine = await readState(layout);
+    if (!(mine && mine.address === address && alive(mine.pid))) {
+      log(
+        `Using the Temporal server already listening on ${address}, which was not started for the data folder ${layout.home}: ` +
+          `its workflow history is kept wherever that server keeps it. For this folder's own, set REWIND_TEMPORAL_PORT and ` +
+          `REWIND_TEMPORAL_UI_PORT to free ports; to use that server knowingly, set TEMPORAL_ADDRESS=${address}.`,
+      );
+    }
+    return endpoint;
+  }
   // One dev server per data folder (its SQLite file takes one writer): one started earlier with
   // other ports is used where it listens, never joined by a second.
   const running = await readState(layout);

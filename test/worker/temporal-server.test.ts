@@ -57,6 +57,21 @@ test('starts the dev server with its database in the data folder, reuses it, and
   const stateThird = JSON.parse(await fs.readFile(path.join(layout.temporal, 'server.json'), 'utf8')) as { pid: number };
   assert.equal(stateThird.pid, state.pid);
 
+  assert.ok(!again.some((m) => m.includes('not started for the data folder')), again.join('\n'));
+
+  // Another data folder with the same ports: the server listening there is used (two servers
+  // cannot share the ports), and the command says it was not started for that folder.
+  const otherHome = path.join(root, 'another-folder');
+  const foreign: string[] = [];
+  const fourth = await ensureTemporal(
+    loadConfig({ REWIND_HOME: otherHome, REWIND_TEMPORAL_PORT: String(port), REWIND_TEMPORAL_UI_PORT: String(uiPort) }).temporal,
+    new Layout(otherHome),
+    (m) => foreign.push(m),
+  );
+  assert.equal(fourth.address, first.address);
+  assert.ok(foreign.some((m) => m.includes(`not started for the data folder ${otherHome}`) && m.includes('REWIND_TEMPORAL_PORT')), foreign.join('\n'));
+  assert.ok(!existsSync(path.join(otherHome, 'temporal', 'server.json')), 'nothing started for the other folder');
+
   // A reachable TEMPORAL_ADDRESS is used as it is.
   const external = await ensureTemporal(loadConfig({ REWIND_HOME: path.join(root, 'other'), TEMPORAL_ADDRESS: first.address }).temporal, new Layout(path.join(root, 'other')));
   assert.deepEqual([external.address, external.embedded], [first.address, false]);
