@@ -26,6 +26,7 @@ import { writeDemoExport } from '../cli/demo/generate.ts';
 import { createToken } from '../api/auth/tokens.ts';
 import { Db, ident, literal } from '../warehouse/duckdb.ts';
 import { writePartitionedGenerations } from '../warehouse/files.ts';
+import { MARTS } from '../warehouse/layout.ts';
 import { buildModels } from '../warehouse/models.ts';
 import { PLAY_COLUMNS } from '../warehouse/schema.ts';
 import { ensureUser } from '../warehouse/users.ts';
@@ -168,7 +169,7 @@ try {
   const token = (await createToken(layout, 'heavy', 'bench')).token;
   // The user the upload is imported for starts empty on every run (a reused warehouse would otherwise
   // pile one more export on it each time).
-  for (const dir of [layout.userPlays('importer'), layout.martPartition('daily_rollups', 'importer'), layout.martPartition('period_snapshots', 'importer'), layout.userImports('importer'), path.join(layout.home, 'uploads', 'importer')]) {
+  for (const dir of [layout.userPlays('importer'), ...MARTS.map((m) => layout.martPartition(m, 'importer')), layout.userImports('importer'), path.join(layout.home, 'uploads', 'importer')]) {
     await fs.rm(dir, { recursive: true, force: true });
   }
   await fs.rm(layout.userSettings('importer'), { force: true });

@@ -563,16 +563,27 @@ export class AnalyticsReader {
     );
   }
 
-  /** Artists and tracks whose first listen (local date) lies in the period, with their listens in it. */
+  /**
+   * Artists and tracks whose first listen (local date) lies in the period, with their listens in
+   * it, named as the dimensions spell them (their latest stream).
+   */
   async discovery(userId: string, period: PeriodRef, limit: number): Promise<Discovery | undefined> {
     return this.memo(
       `discovery\u0000${period.type}\u0000${period.key ?? ''}\u0000${limit}`,
-      () => [...this.martFiles('period_snapshots', userId), ...this.martFiles('daily_rollups', userId)],
+      () => [
+        ...this.martFiles('period_snapshots', userId),
+        ...this.martFiles('daily_rollups', userId),
+        ...this.martFiles('dim_artists', userId),
+        ...this.martFiles('dim_tracks', userId),
+      ],
       async (files) => {
         const snap = await this.overview(userId, period);
-        const daily = files.filter((f) => f.includes(`${path.sep}daily_rollups${path.sep}`));
+        const of = (mart: Mart) => files.filter((f) => f.includes(`${path.sep}${mart}${path.sep}`));
+        const [daily, artistNames, trackNames] = [of('daily_rollups'), of('dim_artists'), of('dim_tracks')];
         if (!snap) return undefined;
-        if (daily.length === 0) return { period: periodOf(snap), artists: [], tracks: [] };
+        if (daily.length === 0 || artistNames.length === 0 || trackNames.length === 0) {
+          return { period: periodOf(snap), artists: [], tracks: [] };
+        }
         return this.pool.use(async (c) => {
           const artists = await rows<Discovery['artists'][number]>(
             c,
@@ -580,15 +591,15 @@ export class AnalyticsReader {
                select local_date, unnest(artists) as e from ${parquet(daily)}
              ),
              per_artist as (
-               select lower(trim(e.artist_name)) as k,
+               select e.artist_key as k,
                       min(local_date) filter (where e.plays > 0) as first_heard,
-                      arg_max(e.artist_name, local_date) filter (where local_date between $1::DATE and $2::DATE) as artist_name,
                       sum(e.plays) filter (where local_date between $1::DATE and $2::DATE) as plays,
                       sum(e.ms) filter (where local_date between $1::DATE and $2::DATE) as ms
                from entries group by k
              )
-             select artist_name, ${isoDate('first_heard')} as first_heard, cast(plays as bigint) as plays, cast(ms as bigint) as ms
-             from per_artist where first_heard between $1::DATE and $2::DATE
+             select n.artist_name, ${isoDate('first_heard')} as first_heard, cast(plays as bigint) as plays, cast(ms as bigint) as ms
+             from per_artist inner join ${parquet(artistNames)} as n on n.artist_key = per_artist.k
+             where first_heard between $1::DATE and $2::DATE
              order by plays desc, ms desc, k limit $3`,
             [snap.period_start, snap.period_end, limit],
           );
@@ -600,14 +611,13 @@ export class AnalyticsReader {
              per_track as (
                select e.track_key as k,
                       min(local_date) filter (where e.plays > 0) as first_heard,
-                      arg_max(e.track_name, local_date) filter (where local_date between $1::DATE and $2::DATE) as track_name,
-                      arg_max(e.artist_name, local_date) filter (where local_date between $1::DATE and $2::DATE) as artist_name,
                       sum(e.plays) filter (where local_date between $1::DATE and $2::DATE) as plays,
                       sum(e.ms) filter (where local_date between $1::DATE and $2::DATE) as ms
                from entries group by k
              )
-             select track_name, artist_name, ${isoDate('first_heard')} as first_heard, cast(plays as bigint) as plays, cast(ms as bigint) as ms
-             from per_track where first_heard between $1::DATE and $2::DATE
+             select n.track_name, n.artist_name, ${isoDate('first_heard')} as first_heard, cast(plays as bigint) as plays, cast(ms as bigint) as ms
+             from per_track inner join ${parquet(trackNames)} as n on n.track_key = per_track.k
+             where first_heard between $1::DATE and $2::DATE
              order by plays desc, ms desc, k limit $3`,
             [snap.period_start, snap.period_end, limit],
           );

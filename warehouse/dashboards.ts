@@ -51,12 +51,12 @@ import {
 } from 'apache-arrow';
 import { type Config, PROJECT_ROOT, loadConfig, siteBuildEnv } from '../config.ts';
 import { type Db, type DbOptions, ident, withDb } from './duckdb.ts';
-import { Layout, assertUserId } from './layout.ts';
+import { Layout, MARTS, assertUserId } from './layout.ts';
 import { listManifests } from './manifest.ts';
 import { liveFile, liveFiles, readJson, writeJsonAtomic } from './files.ts';
 import type { SyncState } from '../spotify/sync-state.ts';
 import { catalogSource, enrichmentBacklogIn } from './catalog.ts';
-import { martSource, modelSql, playsSource, readModelState, setModelVariables } from './models.ts';
+import { DIMENSIONS, martSource, modelSql, playsSource, readModelState, setModelVariables } from './models.ts';
 import { withLock } from './lock.ts';
 import { getUser } from './users.ts';
 
@@ -164,21 +164,28 @@ const SHARED_TABLES = {
   /** The int_plays_local model (plays in the user's time zone), only the columns datasets read. */
   local_plays: async (scope: DatasetScope) => {
     await setModelVariables(scope.db, { userId: scope.userId, timezone: scope.timezone });
+    await scope.db.run(`CREATE OR REPLACE TEMP VIEW int_plays_keyed AS\n${await modelSql('int_plays_keyed')}\n`);
     return `select started_at, ended_at, local_started_at, local_date, local_hour, kind, ms_played, is_listen, is_skip,
                    track_key, track_name, artist_name, platform, shuffle
             from (\n${await modelSql('int_plays_local')}\n)`;
   },
-  /** Every entry of the daily artists / tracks / albums lists, with the key period_snapshots ranks by. */
+  /**
+   * Every entry of the daily artists / tracks / albums lists, with the key period_snapshots ranks by
+   * and the names of the dimensions (the lists hold keys only).
+   */
   day_entries: async () => `
-    select d.local_date, 'artist' as entity, lower(trim(e.artist_name)) as entry_key, e.artist_name as name,
-           cast(null as varchar) as artist, e.plays, e.ms
-    from daily_rollups d, unnest(d.artists) as t(e)
+    select x.local_date, 'artist' as entity, x.e.artist_key as entry_key, n.artist_name as name,
+           cast(null as varchar) as artist, x.e.plays as plays, x.e.ms as ms
+    from (select local_date, unnest(artists) as e from daily_rollups) as x
+    inner join dim_artists as n on n.artist_key = x.e.artist_key
     union all
-    select d.local_date, 'track', e.track_key, e.track_name, e.artist_name, e.plays, e.ms
-    from daily_rollups d, unnest(d.tracks) as t(e)
+    select x.local_date, 'track', x.e.track_key, n.track_name, n.artist_name, x.e.plays, x.e.ms
+    from (select local_date, unnest(tracks) as e from daily_rollups) as x
+    inner join dim_tracks as n on n.track_key = x.e.track_key
     union all
-    select d.local_date, 'album', e.album_key, e.album_name, e.artist_name, e.plays, e.ms
-    from daily_rollups d, unnest(d.albums) as t(e)`,
+    select x.local_date, 'album', x.e.album_key, n.album_name, n.artist_name, x.e.plays, x.e.ms
+    from (select local_date, unnest(albums) as e from daily_rollups) as x
+    inner join dim_albums as n on n.album_key = x.e.album_key`,
   /** Every entry of the top lists of period_snapshots, with its key (and a track's latest URI). */
   snapshot_tops: async () => `
     select s.period_type, s.period_key, s.period_start, 'artist' as entity, e.rank, e.artist_name as name,
@@ -262,7 +269,7 @@ interface DatasetScope {
  */
 export type DatasetInput =
   | 'plays' // the user's live plays files (one per year partition)
-  | 'daily_rollups' // the user's live daily_rollups file
+  | 'daily_rollups' // the user's live daily_rollups file and name dimensions (dim_artists, dim_tracks, dim_albums)
   | 'period_snapshots' // the user's live period_snapshots file
   | 'catalog' // the shared catalog's live tracks and artists files
   | 'sync_state' // the user's sync state (sync/<user>.json)
@@ -807,8 +814,7 @@ async function withUserScope<T>(
   const timezone = settings.timezone ?? (await datasetTimezone(layout, userId, settings.defaultTimezone));
   return withDb(options, async (db) => {
     await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
-    await db.run(`CREATE TEMP VIEW daily_rollups AS ${await martSource(layout, 'daily_rollups', userId)}`);
-    await db.run(`CREATE TEMP VIEW period_snapshots AS ${await martSource(layout, 'period_snapshots', userId)}`);
+    for (const mart of MARTS) await db.run(`CREATE TEMP VIEW ${ident(mart)} AS ${await martSource(layout, mart, userId)}`);
     // The shared catalog, as `rewind sql` has it (no user data in it; datasets join it to the user's entries).
     await db.run(`CREATE TEMP VIEW tracks AS ${await catalogSource(layout, 'tracks')}`);
     await db.run(`CREATE TEMP VIEW artists AS ${await catalogSource(layout, 'artists')}`);
@@ -941,9 +947,14 @@ async function inputStamp(layout: Layout, userId: string, input: DatasetInput): 
       files = await liveFiles(layout.userPlays(userId));
       break;
     case 'daily_rollups':
-    case 'period_snapshots':
-      files = [await liveFile(layout.martPartition(input, userId))].filter((f): f is string => f !== undefined);
+    case 'period_snapshots': {
+      // The daily lists hold keys: their names are in the dimensions, built with them.
+      const marts = input === 'daily_rollups' ? (['daily_rollups', ...DIMENSIONS] as const) : ([input] as const);
+      files = (await Promise.all(marts.map((m) => liveFile(layout.martPartition(m, userId))))).filter(
+        (f): f is string => f !== undefined,
+      );
       break;
+    }
     case 'catalog':
       files = (await Promise.all([liveFile(layout.tracksRoot), liveFile(layout.artistsRoot)])).filter((f): f is string => f !== undefined);
       break;

@@ -5,6 +5,7 @@
  *   <home>/warehouse/plays/user_id=<u>/year=<yyyy>/part-<gen>.parquet     the system of record
  *   <home>/warehouse/daily_rollups/user_id=<u>/part-<gen>.parquet         mart
  *   <home>/warehouse/period_snapshots/user_id=<u>/part-<gen>.parquet      mart
+ *   <home>/warehouse/dim_artists|dim_tracks|dim_albums/user_id=<u>/part-<gen>.parquet  marts: names
  *   <home>/warehouse/imports/user_id=<u>/<import_id>.json                 manifest of import batches
  *   <home>/users/<u>.json                                                 per-user settings (timezone)
  *   <home>/staging/<import_id>/                                           an import's checkpoints
@@ -38,7 +39,7 @@ export function assertUserId(userId: string): string {
   return userId;
 }
 
-export const MARTS = ['daily_rollups', 'period_snapshots'] as const;
+export const MARTS = ['daily_rollups', 'period_snapshots', 'dim_artists', 'dim_tracks', 'dim_albums'] as const;
 export type Mart = (typeof MARTS)[number];
 
 export class Layout {

@@ -2,8 +2,8 @@
  * The SQL models and their runner.
  *
  * Models are plain SQL files under `sql/` (dbt-like: import CTEs, named steps, `select * from
- * final`). A model refers to its upstream models by their view names (`plays`, `int_plays_local`,
- * `daily_rollups`) and takes its parameters from DuckDB variables (`getvariable('...')`), which
+ * final`). A model refers to its upstream models by their view names (`plays`, `int_plays_keyed`,
+ * `int_plays_local`, `daily_rollups`) and takes its parameters from DuckDB variables (`getvariable('...')`), which
  * `setModelVariables` sets with bound values:
  *
  *   scope_user_id   VARCHAR      the user being built
@@ -15,6 +15,7 @@
  * `buildModels` runs them for one user and writes the marts as immutable Parquet generations:
  *
  *   <home>/warehouse/daily_rollups/user_id=<u>/part-<gen>.parquet
+ *   <home>/warehouse/dim_artists/user_id=<u>/part-<gen>.parquet     (and dim_tracks, dim_albums)
  *   <home>/warehouse/period_snapshots/user_id=<u>/part-<gen>.parquet
  *
  * (`user_id` is the Hive key in the path, not a column of the files), and records per-user freshness
@@ -33,8 +34,12 @@ import { HIVE_TYPES, PLAY_COLUMNS, withPlayColumns } from './schema.ts';
 
 /** The models, in the order they run. `file` is relative to the project root. */
 export const MODELS = [
+  { name: 'int_plays_keyed', file: 'sql/intermediate/int_plays_keyed.sql' },
   { name: 'int_plays_local', file: 'sql/intermediate/int_plays_local.sql' },
   { name: 'daily_rollups', file: 'sql/marts/daily_rollups.sql' },
+  { name: 'dim_artists', file: 'sql/marts/dim_artists.sql' },
+  { name: 'dim_tracks', file: 'sql/marts/dim_tracks.sql' },
+  { name: 'dim_albums', file: 'sql/marts/dim_albums.sql' },
   { name: 'period_snapshots', file: 'sql/marts/period_snapshots.sql' },
 ] as const;
 
@@ -62,12 +67,9 @@ export const MART_COLUMNS: Record<Mart, readonly (readonly [string, string])[]> 
     ['local_date', 'DATE'],
     ...TOTALS,
     ['hourly', HOURLY],
-    ['artists', 'STRUCT(artist_name VARCHAR, plays BIGINT, ms BIGINT)[]'],
-    [
-      'tracks',
-      'STRUCT(track_key VARCHAR, track_uri VARCHAR, track_name VARCHAR, artist_name VARCHAR, album_name VARCHAR, plays BIGINT, ms BIGINT)[]',
-    ],
-    ['albums', 'STRUCT(album_key VARCHAR, album_name VARCHAR, artist_name VARCHAR, plays BIGINT, ms BIGINT)[]'],
+    ['artists', 'STRUCT(artist_key VARCHAR, plays BIGINT, ms BIGINT)[]'],
+    ['tracks', 'STRUCT(track_key VARCHAR, plays BIGINT, ms BIGINT)[]'],
+    ['albums', 'STRUCT(album_key VARCHAR, plays BIGINT, ms BIGINT)[]'],
     ['shows', 'STRUCT(show_name VARCHAR, streams BIGINT, ms BIGINT)[]'],
   ],
   period_snapshots: [
@@ -94,12 +96,43 @@ export const MART_COLUMNS: Record<Mart, readonly (readonly [string, string])[]> 
     ['weekday', 'STRUCT(iso_weekday INTEGER, listens BIGINT, ms BIGINT)[]'],
     ['built_at', 'TIMESTAMPTZ'],
   ],
+  dim_artists: [
+    ['user_id', 'VARCHAR'],
+    ['artist_key', 'VARCHAR'],
+    ['artist_name', 'VARCHAR'],
+    ['first_played_at', 'TIMESTAMPTZ'],
+    ['last_played_at', 'TIMESTAMPTZ'],
+  ],
+  dim_tracks: [
+    ['user_id', 'VARCHAR'],
+    ['track_key', 'VARCHAR'],
+    ['track_name', 'VARCHAR'],
+    ['artist_name', 'VARCHAR'],
+    ['album_name', 'VARCHAR'],
+    ['track_uri', 'VARCHAR'],
+    ['first_played_at', 'TIMESTAMPTZ'],
+    ['last_played_at', 'TIMESTAMPTZ'],
+  ],
+  dim_albums: [
+    ['user_id', 'VARCHAR'],
+    ['album_key', 'VARCHAR'],
+    ['album_name', 'VARCHAR'],
+    ['artist_name', 'VARCHAR'],
+    ['first_played_at', 'TIMESTAMPTZ'],
+    ['last_played_at', 'TIMESTAMPTZ'],
+  ],
 };
+
+/** The name dimensions, built in full from every play of the user at each build. */
+export const DIMENSIONS = ['dim_artists', 'dim_tracks', 'dim_albums'] as const;
 
 /** Order of rows inside a mart file. */
 const MART_ORDER: Record<Mart, string> = {
   daily_rollups: 'local_date',
   period_snapshots: `period_type, period_key`,
+  dim_artists: 'artist_key',
+  dim_tracks: 'track_key',
+  dim_albums: 'album_key',
 };
 
 /** The SQL text of a model, ready to be wrapped in `CREATE VIEW ... AS` (no trailing semicolon). */
@@ -206,6 +239,8 @@ export interface UserModelState {
   /** ISO time of the last build of each mart. */
   daily_rollups?: string;
   period_snapshots?: string;
+  /** dim_artists, dim_tracks and dim_albums, built together. */
+  dimensions?: string;
   /** Time zone the marts were built in. */
   timezone?: string;
 }
@@ -241,7 +276,17 @@ export interface BuildResult {
 }
 
 /** Temporary objects (tables or views) a build creates on the connection (dropped afterwards). */
-const TEMP_OBJECTS = ['plays', 'int_plays_local', 'daily_rollups__rebuilt', 'daily_rollups', 'period_snapshots'];
+const TEMP_OBJECTS = [
+  'plays',
+  'int_plays_keyed',
+  'int_plays_local',
+  'daily_rollups__rebuilt',
+  'daily_rollups',
+  'period_snapshots',
+  'dim_artists',
+  'dim_tracks',
+  'dim_albums',
+];
 
 /** Drop the build's temporary objects and variables. */
 async function cleanUp(db: Db): Promise<void> {
@@ -491,6 +536,7 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
   try {
     await setModelVariables(db, scope);
     await db.run(`CREATE TEMP VIEW plays AS ${await playsSource(layout, userId)}`);
+    await db.run(`CREATE TEMP VIEW int_plays_keyed AS\n${await modelSql('int_plays_keyed')}\n`);
     await db.run(`CREATE TEMP VIEW int_plays_local AS\n${await modelSql('int_plays_local')}\n`);
     const plays = await db.one<{ n: number }>(`select count(*) as n from plays`);
     const inMemory = (plays?.n ?? 0) <= (opts.inMemoryPlays ?? IN_MEMORY_PLAYS);
@@ -521,6 +567,17 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
       { rowGroupSize: DAILY_ROW_GROUP },
     );
 
+    // The name dimensions, from every play of the user whatever the days in scope (a name's latest
+    // spelling may come from any day), each written in key order.
+    for (const dim of DIMENSIONS) {
+      await withoutInsertionOrder(db, async () => db.run(`CREATE TEMP TABLE ${ident(dim)} AS\n${await modelSql(dim)}\n`));
+      await writeGeneration(
+        db,
+        layout.martPartition(dim, userId),
+        `select ${martColumnsWithoutUser(dim)} from temp.${ident(dim)} order by ${MART_ORDER[dim]}`,
+      );
+    }
+
     // (Written in order below: the table's own order does not matter.)
     const snapshotsSql = await modelSql('period_snapshots');
     await withoutInsertionOrder(db, () => db.run(`CREATE TEMP TABLE period_snapshots AS\n${snapshotsSql}\n`));
@@ -534,7 +591,7 @@ export async function buildModels(db: Db, layout: Layout, opts: BuildOptions): P
     // Builds of different users may finish together: the shared freshness file is updated under a lock.
     await withLock(layout, 'models-state', async () => {
       const state = await readModelState(layout);
-      state[userId] = { daily_rollups: iso, period_snapshots: iso, timezone: opts.timezone };
+      state[userId] = { daily_rollups: iso, period_snapshots: iso, dimensions: iso, timezone: opts.timezone };
       await writeJsonAtomic(layout.models, state);
     });
 

@@ -1,9 +1,8 @@
 -- int_plays_local: the plays in scope, with local-time columns in the user's IANA time zone.
 --
--- Upstream:   plays (every stored play; user_id and year, the UTC year of the play, are the Hive
---             partition keys)
--- Variables:  scope_user_id   VARCHAR   the user whose plays are in scope
---             scope_timezone  VARCHAR   that user's IANA time zone, e.g. 'America/New_York'
+-- Upstream:   int_plays_keyed (the user's plays with a start, with artist_key, track_key and
+--             album_key; year, the UTC year of the play, is a Hive partition key)
+-- Variables:  scope_timezone  VARCHAR   the user's IANA time zone, e.g. 'America/New_York'
 --             scope_days      DATE[]    local dates in scope; NULL means every day
 --
 -- Attribution rule: a play belongs to the local date and hour in which it STARTED (started_at),
@@ -19,34 +18,24 @@
 --   iso_weekday       INTEGER    1 = Monday .. 7 = Sunday
 --   is_listen         BOOLEAN    a track streamed for 30 s or more: a "play" in every mart
 --   is_skip           BOOLEAN    a track streamed for less than 30 s (unknown ms_played counts as 0)
---   artist_key        VARCHAR    lower(trim(artist_name)); NULL when the name is missing
---   track_key         VARCHAR    artist_key || chr(31) || lower(trim(track_name)):
---                                name based, so the same song from an account export (no URI) and
---                                from an extended export is one track; NULL when a name is missing
---   album_key         VARCHAR    artist_key || chr(31) || lower(trim(album_name))
 
-with plays as (
-    select * from plays
+with int_plays_keyed as (
+    select * from int_plays_keyed
 ),
 
-plays_of_user as (
+plays_of_days as (
     select *
-    from plays
-    where user_id = getvariable('scope_user_id')
-      -- A play without a start cannot be placed on a day.
-      and started_at is not null
-      -- Coarse filters, so that DuckDB skips whole files (year partitions) and Parquet row
-      -- groups: no UTC offset exceeds a day, and the partition year (UTC) is within one year of
-      -- the local year.
-      and (
-          getvariable('scope_days') is null
-          or (
-              year between year(list_min(getvariable('scope_days'))) - 1
-                       and year(list_max(getvariable('scope_days'))) + 1
-              and started_at >= cast(list_min(getvariable('scope_days')) - 1 as timestamptz)
-              and started_at < cast(list_max(getvariable('scope_days')) + 2 as timestamptz)
-          )
-      )
+    from int_plays_keyed
+    -- Coarse filters, so that DuckDB skips whole files (year partitions) and Parquet row groups:
+    -- no UTC offset exceeds a day, and the partition year (UTC) is within one year of the local
+    -- year.
+    where getvariable('scope_days') is null
+       or (
+           year between year(list_min(getvariable('scope_days'))) - 1
+                    and year(list_max(getvariable('scope_days'))) + 1
+           and started_at >= cast(list_min(getvariable('scope_days')) - 1 as timestamptz)
+           and started_at < cast(list_max(getvariable('scope_days')) + 2 as timestamptz)
+       )
 ),
 
 localized as (
@@ -58,7 +47,7 @@ localized as (
             when getvariable('scope_timezone') = 'UTC' then make_timestamp(epoch_us(started_at))
             else timezone(getvariable('scope_timezone'), started_at)
         end as local_started_at
-    from plays_of_user
+    from plays_of_days
 ),
 
 in_scope as (
@@ -68,15 +57,6 @@ in_scope as (
        or cast(local_started_at as date) in (select unnest(getvariable('scope_days')))
 ),
 
--- The artist's key once per row: the track and album keys start with it, and trimming and
--- lowercasing names is a good part of what the marts cost.
-keyed as (
-    select
-        *,
-        lower(trim(artist_name)) as artist_key
-    from in_scope
-),
-
 final as (
     select
         *,
@@ -84,10 +64,8 @@ final as (
         cast(hour(local_started_at) as integer) as local_hour,
         cast(isodow(local_started_at) as integer) as iso_weekday,
         coalesce(kind = 'track' and ms_played >= 30000, false) as is_listen,
-        coalesce(kind = 'track' and coalesce(ms_played, 0) < 30000, false) as is_skip,
-        artist_key || chr(31) || lower(trim(track_name)) as track_key,
-        artist_key || chr(31) || lower(trim(album_name)) as album_key
-    from keyed
+        coalesce(kind = 'track' and coalesce(ms_played, 0) < 30000, false) as is_skip
+    from in_scope
 )
 
 select * from final

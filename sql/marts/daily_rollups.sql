@@ -9,21 +9,28 @@
 --   skips         track streams under 30 s
 --   track_ms      ms of ALL track streams (listens and skips); episode_ms, audiobook_ms alike
 --   hourly        always 24 entries, hour 0..23 in order: listens and track ms of that local hour
---   artists       per artist (case/space-insensitive name): plays = listens, ms = all track ms
+--   artists       per artist_key (case/space-insensitive artist name): plays = listens, ms = all track ms
 --   tracks        per track_key (so an account-export stream without URI and an extended-export
 --                 stream of the same song are one track)
 --   albums        per album_key (track artist + album name)
---   Names are spelled as in the latest stream of the day; track_uri and a track's album_name are
---   the latest non-NULL ones of the day.
+--   The lists hold keys and counts only. Names, a track's URI and album live in the dimensions
+--   dim_artists, dim_tracks and dim_albums (one row per key, spelled as in its latest stream):
+--   join on the key, e.g.
+--     select d.local_date, t.track_name, t.artist_name, d.e.plays
+--     from (select user_id, local_date, unnest(tracks) as e from daily_rollups) as d
+--     join dim_tracks as t on t.user_id = d.user_id and t.track_key = d.e.track_key
+--   Keys only, because names made up most of the cost of building and storing this mart: a
+--   million plays hold about 700,000 (day, track) entries.
 --   shows         per show_name: streams (episode streams of any length) and ms
 --   Lists hold only entries with plays > 0 or ms > 0 (shows: every show streamed), sorted by
---   plays desc, then ms desc, then name / key; rows with a NULL name are left out of the lists.
+--   plays desc, then ms desc, then key; streams whose name is missing (so whose key is NULL) are
+--   left out of the lists.
 
 -- Materialized: read once (only these columns), then aggregated several ways.
 with int_plays_local as materialized (
     select
-        user_id, local_date, local_hour, started_at, kind, ms_played, is_listen, is_skip,
-        artist_key, track_key, album_key, track_uri, track_name, artist_name, album_name, show_name
+        user_id, local_date, local_hour, kind, ms_played, is_listen, is_skip,
+        artist_key, track_key, album_key, show_name
     from int_plays_local
 ),
 
@@ -86,11 +93,10 @@ artist_totals as (
         user_id,
         local_date,
         artist_key,
-        arg_max(artist_name, started_at) as artist_name,
         count(*) filter (where is_listen) as plays,
         cast(coalesce(sum(ms_played), 0) as bigint) as ms
     from track_plays
-    where artist_name is not null
+    where artist_key is not null
     group by user_id, local_date, artist_key
     having count(*) filter (where is_listen) > 0 or coalesce(sum(ms_played), 0) > 0
 ),
@@ -99,7 +105,7 @@ artist_lists as (
     select
         user_id,
         local_date,
-        list(struct_pack(artist_name := artist_name, plays := plays, ms := ms)) as entries
+        list(struct_pack(artist_key := artist_key, plays := plays, ms := ms)) as entries
     from artist_totals
     group by user_id, local_date
 ),
@@ -114,7 +120,7 @@ artists as (
         list_select(
             entries,
             list_grade_up(list_transform(
-                entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := lower(trim(e.artist_name)))
+                entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.artist_key)
             ))
         ) as artists
     from artist_lists
@@ -125,10 +131,6 @@ track_totals as (
         user_id,
         local_date,
         track_key,
-        arg_max(track_uri, started_at) as track_uri,
-        arg_max(track_name, started_at) as track_name,
-        arg_max(artist_name, started_at) as artist_name,
-        arg_max(album_name, started_at) as album_name,
         count(*) filter (where is_listen) as plays,
         cast(coalesce(sum(ms_played), 0) as bigint) as ms
     from track_plays
@@ -144,10 +146,6 @@ track_lists as (
         list(
             struct_pack(
                 track_key := track_key,
-                track_uri := track_uri,
-                track_name := track_name,
-                artist_name := artist_name,
-                album_name := album_name,
                 plays := plays,
                 ms := ms
             )
@@ -172,8 +170,6 @@ album_totals as (
         user_id,
         local_date,
         album_key,
-        arg_max(album_name, started_at) as album_name,
-        arg_max(artist_name, started_at) as artist_name,
         count(*) filter (where is_listen) as plays,
         cast(coalesce(sum(ms_played), 0) as bigint) as ms
     from track_plays
@@ -189,8 +185,6 @@ album_lists as (
         list(
             struct_pack(
                 album_key := album_key,
-                album_name := album_name,
-                artist_name := artist_name,
                 plays := plays,
                 ms := ms
             )
@@ -255,20 +249,15 @@ final as (
         hourly.hourly,
         coalesce(
             artists.artists,
-            cast([] as struct(artist_name varchar, plays bigint, ms bigint)[])
+            cast([] as struct(artist_key varchar, plays bigint, ms bigint)[])
         ) as artists,
         coalesce(
             tracks.tracks,
-            cast([] as struct(
-                track_key varchar, track_uri varchar, track_name varchar, artist_name varchar,
-                album_name varchar, plays bigint, ms bigint
-            )[])
+            cast([] as struct(track_key varchar, plays bigint, ms bigint)[])
         ) as tracks,
         coalesce(
             albums.albums,
-            cast([] as struct(
-                album_key varchar, album_name varchar, artist_name varchar, plays bigint, ms bigint
-            )[])
+            cast([] as struct(album_key varchar, plays bigint, ms bigint)[])
         ) as albums,
         coalesce(
             shows.shows,

@@ -1,7 +1,7 @@
 -- period_snapshots: one row per period for the user in scope, built only from daily_rollups (never
 -- from plays), so a rebuild costs little however many plays there are.
 --
--- Upstream:   daily_rollups
+-- Upstream:   daily_rollups; dim_artists, dim_tracks, dim_albums (names of the top entries)
 -- Variables:  scope_user_id  VARCHAR      the user to build for
 --             build_date     DATE         "today" in the user's time zone; rolling periods end here
 --             built_at       TIMESTAMPTZ  stamped on every row
@@ -21,8 +21,8 @@
 --                             period (the earliest run on ties); 0 and NULL start/end when none
 --   top_artists / _tracks / _albums   top 50 by plays desc, then ms desc, then name (the
 --                             case-insensitive key: artist name; artist + track; artist + album);
---                             rank 1..n. Names come from the last day in the period the entry was
---                             streamed; track_uri is the track's latest known URI.
+--                             rank 1..n. Names, album and URI from the dimensions: as spelled in the
+--                             entry's latest stream (any day, not only inside the period).
 --   hourly                    24 entries (hour 0..23): listens and track ms per local hour
 --   weekday                   7 entries (iso_weekday 1 = Monday .. 7 = Sunday): listens, track ms
 --
@@ -39,6 +39,20 @@ with daily_rollups as not materialized (
 user_days as not materialized (
     select * from daily_rollups
     where user_id = getvariable('scope_user_id')
+),
+
+-- The names of the entries ranked (the daily lists hold keys only).
+dim_artists as (
+    select artist_key, artist_name from dim_artists where user_id = getvariable('scope_user_id')
+),
+
+dim_tracks as (
+    select track_key, track_name, artist_name, album_name, track_uri
+    from dim_tracks where user_id = getvariable('scope_user_id')
+),
+
+dim_albums as (
+    select album_key, album_name, artist_name from dim_albums where user_id = getvariable('scope_user_id')
 ),
 
 build as (
@@ -232,7 +246,7 @@ weekday as (
 -- one, so the work stays close to one pass over the entries); rolling periods sum their days.
 
 day_entries as not materialized (
-    select local_date, 'artist' as entity, lower(trim(entry.artist_name)) as entry_key, entry.plays, entry.ms
+    select local_date, 'artist' as entity, entry.artist_key as entry_key, entry.plays, entry.ms
     from (select local_date, unnest(artists) as entry from user_days)
     union all
     select local_date, 'track' as entity, entry.track_key as entry_key, entry.plays, entry.ms
@@ -248,8 +262,7 @@ month_entries as (
         entry_key,
         cast(date_trunc('month', local_date) as date) as month_start,
         cast(sum(plays) as bigint) as plays,
-        cast(sum(ms) as bigint) as ms,
-        max(local_date) as last_date
+        cast(sum(ms) as bigint) as ms
     from day_entries
     group by all
 ),
@@ -260,8 +273,7 @@ year_entries as (
         entry_key,
         make_date(year(month_start), 1, 1) as year_start,
         cast(sum(plays) as bigint) as plays,
-        cast(sum(ms) as bigint) as ms,
-        max(last_date) as last_date
+        cast(sum(ms) as bigint) as ms
     from month_entries
     group by all
 ),
@@ -271,8 +283,7 @@ all_time_entries as (
         entity,
         entry_key,
         cast(sum(plays) as bigint) as plays,
-        cast(sum(ms) as bigint) as ms,
-        max(last_date) as last_date
+        cast(sum(ms) as bigint) as ms
     from year_entries
     group by all
 ),
@@ -283,8 +294,7 @@ rolling_entries as (
         day_entries.entity,
         day_entries.entry_key,
         cast(sum(day_entries.plays) as bigint) as plays,
-        cast(sum(day_entries.ms) as bigint) as ms,
-        max(day_entries.local_date) as last_date
+        cast(sum(day_entries.ms) as bigint) as ms
     from period_days
     inner join periods on periods.period_id = period_days.period_id
     inner join day_entries on day_entries.local_date = period_days.local_date
@@ -296,25 +306,25 @@ rolling_entries as (
 
 period_entries as (
     select periods.period_id, month_entries.entity, month_entries.entry_key,
-        month_entries.plays, month_entries.ms, month_entries.last_date
+        month_entries.plays, month_entries.ms
     from month_entries
     inner join periods
         on periods.period_type = 'calendar_month'
         and periods.period_start = month_entries.month_start
     union all
     select periods.period_id, year_entries.entity, year_entries.entry_key,
-        year_entries.plays, year_entries.ms, year_entries.last_date
+        year_entries.plays, year_entries.ms
     from year_entries
     inner join periods
         on periods.period_type = 'calendar_year'
         and periods.period_start = year_entries.year_start
     union all
     select periods.period_id, all_time_entries.entity, all_time_entries.entry_key,
-        all_time_entries.plays, all_time_entries.ms, all_time_entries.last_date
+        all_time_entries.plays, all_time_entries.ms
     from all_time_entries
     inner join periods on periods.period_type = 'all_time'
     union all
-    select period_id, entity, entry_key, plays, ms, last_date
+    select period_id, entity, entry_key, plays, ms
     from rolling_entries
 ),
 
@@ -354,65 +364,20 @@ ranked_entries as (
     qualify rank <= 50
 ),
 
--- Names come from the entry's last day in the period: unnest only the days that are needed.
-ranked_days as (
-    select distinct last_date as local_date from ranked_entries
-),
-
-named_artists as (
-    select local_date, entry, lower(trim(entry.artist_name)) as entry_key
-    from (
-        select local_date, unnest(artists) as entry
-        from user_days
-        where local_date in (select local_date from ranked_days)
-    )
-),
-
-named_tracks as (
-    select local_date, entry, entry.track_key as entry_key
-    from (
-        select local_date, unnest(tracks) as entry
-        from user_days
-        where local_date in (select local_date from ranked_days)
-    )
-),
-
-named_albums as (
-    select local_date, entry, entry.album_key as entry_key
-    from (
-        select local_date, unnest(albums) as entry
-        from user_days
-        where local_date in (select local_date from ranked_days)
-    )
-),
-
--- The latest non-NULL URI of each ranked track (any day, not only inside the period).
-track_uris as (
-    select entry_key, arg_max(track_uri, local_date) as track_uri
-    from (
-        select local_date, entry.track_key as entry_key, entry.track_uri as track_uri
-        from (select local_date, unnest(tracks) as entry from user_days)
-    )
-    where track_uri is not null
-      and entry_key in (select entry_key from ranked_entries where entity = 'track')
-    group by entry_key
-),
-
+-- The top entries with their names from the dimensions.
 top_artists as (
     select
         ranked_entries.period_id,
         list_sort(list(
             struct_pack(
                 rank := ranked_entries.rank,
-                artist_name := named_artists.entry.artist_name,
+                artist_name := dim_artists.artist_name,
                 plays := ranked_entries.plays,
                 ms := ranked_entries.ms
             )
         )) as top_artists
     from ranked_entries
-    inner join named_artists
-        on named_artists.entry_key = ranked_entries.entry_key
-        and named_artists.local_date = ranked_entries.last_date
+    inner join dim_artists on dim_artists.artist_key = ranked_entries.entry_key
     where ranked_entries.entity = 'artist'
     group by ranked_entries.period_id
 ),
@@ -423,19 +388,16 @@ top_tracks as (
         list_sort(list(
             struct_pack(
                 rank := ranked_entries.rank,
-                track_name := named_tracks.entry.track_name,
-                artist_name := named_tracks.entry.artist_name,
-                album_name := named_tracks.entry.album_name,
-                track_uri := track_uris.track_uri,
+                track_name := dim_tracks.track_name,
+                artist_name := dim_tracks.artist_name,
+                album_name := dim_tracks.album_name,
+                track_uri := dim_tracks.track_uri,
                 plays := ranked_entries.plays,
                 ms := ranked_entries.ms
             )
         )) as top_tracks
     from ranked_entries
-    inner join named_tracks
-        on named_tracks.entry_key = ranked_entries.entry_key
-        and named_tracks.local_date = ranked_entries.last_date
-    left join track_uris on track_uris.entry_key = ranked_entries.entry_key
+    inner join dim_tracks on dim_tracks.track_key = ranked_entries.entry_key
     where ranked_entries.entity = 'track'
     group by ranked_entries.period_id
 ),
@@ -446,16 +408,14 @@ top_albums as (
         list_sort(list(
             struct_pack(
                 rank := ranked_entries.rank,
-                album_name := named_albums.entry.album_name,
-                artist_name := named_albums.entry.artist_name,
+                album_name := dim_albums.album_name,
+                artist_name := dim_albums.artist_name,
                 plays := ranked_entries.plays,
                 ms := ranked_entries.ms
             )
         )) as top_albums
     from ranked_entries
-    inner join named_albums
-        on named_albums.entry_key = ranked_entries.entry_key
-        and named_albums.local_date = ranked_entries.last_date
+    inner join dim_albums on dim_albums.album_key = ranked_entries.entry_key
     where ranked_entries.entity = 'album'
     group by ranked_entries.period_id
 ),

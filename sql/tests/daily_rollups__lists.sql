@@ -2,7 +2,7 @@
 select user_id, local_date
 from daily_rollups
 where artists is null or tracks is null or albums is null or shows is null
-   or len(list_distinct(list_transform(artists, lambda e: lower(trim(e.artist_name))))) <> len(artists)
+   or len(list_distinct(list_transform(artists, lambda e: e.artist_key))) <> len(artists)
    or len(list_distinct(list_transform(tracks, lambda e: e.track_key))) <> len(tracks)
    or len(list_distinct(list_transform(albums, lambda e: e.album_key))) <> len(albums)
    or len(list_distinct(list_transform(shows, lambda e: e.show_name))) <> len(shows)

@@ -8,27 +8,15 @@ import { GIVEN_PLAYS, hourly, setUpPlays } from './fixtures.ts';
 
 const k = (a: string, b: string): string => `${a}\x1f${b}`;
 
-const artist = (artist_name: string, plays: number, ms: number) => ({ artist_name, plays, ms });
-const track = (
-  artist_name: string,
-  track_name: string,
-  album_name: string | null,
-  track_uri: string | null,
-  plays: number,
-  ms: number,
-) => ({
+// The lists hold keys (names live in dim_artists, dim_tracks, dim_albums).
+const artist = (artist_name: string, plays: number, ms: number) => ({ artist_key: artist_name.toLowerCase(), plays, ms });
+const track = (artist_name: string, track_name: string, plays: number, ms: number) => ({
   track_key: k(artist_name.toLowerCase(), track_name.toLowerCase()),
-  track_uri,
-  track_name,
-  artist_name,
-  album_name,
   plays,
   ms,
 });
 const album = (artist_name: string, album_name: string, plays: number, ms: number) => ({
   album_key: k(artist_name.toLowerCase(), album_name.toLowerCase()),
-  album_name,
-  artist_name,
   plays,
   ms,
 });
@@ -45,7 +33,7 @@ const EXPECTED = [
     audiobook_ms: 0,
     hourly: hourly({ 22: [1, 240_000], 23: [1, 300_000] }),
     artists: [artist('Delta', 2, 540_000)],
-    tracks: [track('Delta', 'Late', 'Moon', null, 1, 300_000), track('Delta', 'Night', 'Moon', null, 1, 240_000)],
+    tracks: [track('Delta', 'Late', 1, 300_000), track('Delta', 'Night', 1, 240_000)],
     albums: [album('Delta', 'Moon', 2, 540_000)],
     shows: [],
   },
@@ -60,7 +48,7 @@ const EXPECTED = [
     audiobook_ms: 0,
     hourly: hourly({ 1: [1, 60_000], 3: [1, 60_000] }),
     artists: [artist('Echo', 2, 120_000)],
-    tracks: [track('Echo', 'Spring', 'E', null, 2, 120_000)],
+    tracks: [track('Echo', 'Spring', 2, 120_000)],
     albums: [album('Echo', 'E', 2, 120_000)],
     shows: [],
   },
@@ -74,13 +62,13 @@ const EXPECTED = [
     episode_ms: 1_501_000,
     audiobook_ms: 120_000,
     hourly: hourly({ 9: [1, 180_000], 10: [2, 429_999], 11: [2, 280_000] }),
-    // 'ALPHA' / 'one ' (account export) and 'Alpha' / 'One' are one artist and one track; names are
-    // those of the latest stream, the URI and album the latest known. Gamma (0 ms, 0 plays) is left out.
+    // 'ALPHA' / 'one ' (account export) and 'Alpha' / 'One' are one artist and one track. Gamma (0 ms,
+    // 0 plays) is left out.
     artists: [artist('Alpha', 3, 609_999), artist('Beta', 2, 280_000)],
     tracks: [
-      track('Alpha', 'One', 'First', 'spotify:track:1', 3, 609_999),
-      track('Beta', 'Three', 'Second', 'spotify:track:3', 1, 250_000),
-      track('Beta', 'Two', 'Second', 'spotify:track:2', 1, 30_000),
+      track('Alpha', 'One', 3, 609_999),
+      track('Beta', 'Three', 1, 250_000),
+      track('Beta', 'Two', 1, 30_000),
     ],
     // The account-export stream has no album; equal plays, so more ms first.
     albums: [album('Alpha', 'First', 2, 429_999), album('Beta', 'Second', 2, 280_000)],
@@ -100,7 +88,7 @@ const EXPECTED = [
     audiobook_ms: 0,
     hourly: hourly({ 1: [2, 120_000] }),
     artists: [artist('Echo', 2, 120_000)],
-    tracks: [track('Echo', 'Fall', 'E', null, 2, 120_000)],
+    tracks: [track('Echo', 'Fall', 2, 120_000)],
     albums: [album('Echo', 'E', 2, 120_000)],
     shows: [],
   },
@@ -146,14 +134,14 @@ describe('daily_rollups', () => {
       { started_at: '2024-05-05T12:20:00Z', ms_played: 100_000, artist_name: 'Ann', track_name: 'c', album_name: 'X' },
       { started_at: '2024-05-05T12:30:00Z', ms_played: 100_000, artist_name: 'Ann', track_name: null, album_name: null },
     ]);
-    const [day] = await rows<{ artists: unknown; tracks: { track_name: string }[]; albums: { album_key: string }[] }>(
+    const [day] = await rows<{ artists: unknown; tracks: { track_key: string }[]; albums: { album_key: string }[] }>(
       db,
       `select artists, tracks, albums from daily_rollups`,
     );
     assert.deepEqual(day?.artists, [artist('Ann', 2, 200_000), artist('Zed', 2, 200_000)]);
     assert.deepEqual(
-      day?.tracks.map((t) => t.track_name),
-      ['c', 'a', 'b'],
+      day?.tracks.map((t) => t.track_key),
+      [k('ann', 'c'), k('zed', 'a'), k('zed', 'b')],
     );
     assert.deepEqual(
       day?.albums.map((a) => a.album_key),

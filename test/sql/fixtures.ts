@@ -69,10 +69,22 @@ export async function defineModel(db: Db, model: ModelName, as: 'view' | 'table'
   await db.run(`CREATE OR REPLACE TEMP ${as === 'view' ? 'VIEW' : 'TABLE'} ${model} AS\n${await modelSql(model)}\n`);
 }
 
-/** Load `plays` as the `plays` table, set the model variables and define the plays models as views. */
+/**
+ * Load `plays` as the `plays` table, set the model variables and define the plays models as views
+ * (int_plays_keyed, int_plays_local, daily_rollups and the name dimensions).
+ */
 export async function setUpPlays(db: Db, plays: readonly PlayInput[], scope: Partial<ModelScope> = {}): Promise<void> {
   await createPlaysTable(db, plays, { userId: USER });
   await setModelVariables(db, { userId: USER, timezone: TZ, now: new Date('2024-12-31T12:00:00Z'), ...scope });
+  await defineModel(db, 'int_plays_keyed');
   await defineModel(db, 'int_plays_local');
   await defineModel(db, 'daily_rollups');
+  for (const dim of ['dim_artists', 'dim_tracks', 'dim_albums'] as const) await defineModel(db, dim);
+}
+
+/** The rows of a name dimension in key order, its first and last stream as ISO strings. */
+export function dimensionRows(dim: 'dim_artists' | 'dim_tracks' | 'dim_albums', key: string): string {
+  return `select * replace (strftime(first_played_at, '%Y-%m-%dT%H:%M:%SZ') as first_played_at,
+                            strftime(last_played_at, '%Y-%m-%dT%H:%M:%SZ') as last_played_at)
+          from ${dim} order by ${key}`;
 }

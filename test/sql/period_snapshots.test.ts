@@ -22,7 +22,10 @@ interface Entry {
   ms: number;
 }
 
-/** A daily_rollups row; artists, tracks and albums lists are derived from `entries`. */
+/**
+ * A daily_rollups row; artists, tracks and albums lists are derived from `entries`, whose names go to
+ * the dimensions (see dimensionsOf).
+ */
 function day(
   local_date: string,
   d: {
@@ -47,29 +50,57 @@ function day(
     episode_ms: d.episode_ms ?? 0,
     audiobook_ms: 0,
     hourly: h,
-    artists: entries.map((e) => ({ artist_name: e.artist, plays: e.plays, ms: e.ms })),
+    // The lists hold keys; names are in the dimensions (dimensionsOf).
+    artists: entries.map((e) => ({ artist_key: e.artist.toLowerCase(), plays: e.plays, ms: e.ms })),
     tracks: entries
       .filter((e) => e.track)
-      .map((e) => ({
-        track_key: k(e.artist.toLowerCase(), e.track!.toLowerCase()),
-        track_uri: e.uri ?? null,
-        track_name: e.track,
-        artist_name: e.artist,
-        album_name: e.album ?? null,
-        plays: e.plays,
-        ms: e.ms,
-      })),
+      .map((e) => ({ track_key: k(e.artist.toLowerCase(), e.track!.toLowerCase()), plays: e.plays, ms: e.ms })),
     albums: entries
       .filter((e) => e.album)
-      .map((e) => ({
-        album_key: k(e.artist.toLowerCase(), e.album!.toLowerCase()),
-        album_name: e.album,
-        artist_name: e.artist,
-        plays: e.plays,
-        ms: e.ms,
-      })),
+      .map((e) => ({ album_key: k(e.artist.toLowerCase(), e.album!.toLowerCase()), plays: e.plays, ms: e.ms })),
+    entries, // (not a column: read by dimensionsOf)
     shows: d.shows ?? [],
   };
+}
+
+type Day = ReturnType<typeof day>;
+
+/**
+ * dim_artists, dim_tracks and dim_albums as the runner would build them from the plays behind
+ * `days`: one row per key of the user, spelled as on the latest day it appears; a track's album
+ * and URI the latest non-NULL ones.
+ */
+function dimensionsOf(days: readonly Day[]) {
+  const artists = new Map<string, Record<string, unknown>>();
+  const tracks = new Map<string, Record<string, unknown>>();
+  const albums = new Map<string, Record<string, unknown>>();
+  const sorted = [...days].filter((d) => d.user_id === USER).sort((a, b) => a.local_date.localeCompare(b.local_date));
+  for (const d of sorted) {
+    const at = `${d.local_date}T12:00:00Z`;
+    for (const e of d.entries) {
+      const ak = e.artist.toLowerCase();
+      const times = (prev: Record<string, unknown> | undefined) => ({ first_played_at: prev?.first_played_at ?? at, last_played_at: at });
+      artists.set(ak, { user_id: USER, artist_key: ak, artist_name: e.artist, ...times(artists.get(ak)) });
+      if (e.track) {
+        const tk = k(ak, e.track.toLowerCase());
+        const prev = tracks.get(tk);
+        tracks.set(tk, {
+          user_id: USER,
+          track_key: tk,
+          track_name: e.track,
+          artist_name: e.artist,
+          album_name: e.album ?? prev?.album_name ?? null,
+          track_uri: e.uri ?? prev?.track_uri ?? null,
+          ...times(prev),
+        });
+      }
+      if (e.album) {
+        const bk = k(ak, e.album.toLowerCase());
+        albums.set(bk, { user_id: USER, album_key: bk, album_name: e.album, artist_name: e.artist, ...times(albums.get(bk)) });
+      }
+    }
+  }
+  return { dim_artists: [...artists.values()], dim_tracks: [...tracks.values()], dim_albums: [...albums.values()] };
 }
 
 const alphaOne = { artist: 'Alpha', track: 'One', album: 'First', uri: 'spotify:track:1' };
@@ -179,8 +210,9 @@ const EXPECTED_WEEK = {
     { rank: 3, artist_name: 'Delta', plays: 1, ms: 100_000 },
   ],
   top_tracks: [
-    // Names from the last day streamed in the period; the URI is the latest one known.
-    { rank: 1, track_name: 'ONE', artist_name: 'ALPHA', album_name: null, track_uri: 'spotify:track:1', plays: 2, ms: 360_000 },
+    // Names from the dimension: the latest spelling (July 28th's account export), with the latest
+    // album and URI known (July 1st's).
+    { rank: 1, track_name: 'ONE', artist_name: 'ALPHA', album_name: 'First', track_uri: 'spotify:track:1', plays: 2, ms: 360_000 },
     { rank: 2, track_name: 'Two', artist_name: 'Beta', album_name: 'Second', track_uri: 'spotify:track:2', plays: 1, ms: 100_000 },
     { rank: 3, track_name: 'Night', artist_name: 'Delta', album_name: 'Moon', track_uri: null, plays: 1, ms: 100_000 },
   ],
@@ -204,7 +236,7 @@ const EXPECTED_ALL_TIME = {
     { rank: 4, artist_name: 'Gamma', plays: 0, ms: 20_000 },
   ],
   top_tracks: [
-    { rank: 1, track_name: 'ONE', artist_name: 'ALPHA', album_name: null, track_uri: 'spotify:track:1', plays: 6, ms: 860_000 },
+    { rank: 1, track_name: 'ONE', artist_name: 'ALPHA', album_name: 'First', track_uri: 'spotify:track:1', plays: 6, ms: 860_000 },
     { rank: 2, track_name: 'Two', artist_name: 'Beta', album_name: 'Second', track_uri: 'spotify:track:2', plays: 5, ms: 800_000 },
     { rank: 3, track_name: 'Night', artist_name: 'Delta', album_name: 'Moon', track_uri: null, plays: 2, ms: 250_000 },
     { rank: 4, track_name: 'Zero', artist_name: 'Gamma', album_name: 'Z', track_uri: null, plays: 0, ms: 20_000 },
@@ -235,8 +267,11 @@ describe('period_snapshots', () => {
   });
   after(() => db.close());
 
-  async function build(days: Record<string, unknown>[], now = NOW): Promise<void> {
+  async function build(days: Day[], now = NOW): Promise<void> {
     await createTable(db, 'daily_rollups', MART_COLUMNS.daily_rollups, days);
+    for (const [dim, given] of Object.entries(dimensionsOf(days))) {
+      await createTable(db, dim, MART_COLUMNS[dim as keyof ReturnType<typeof dimensionsOf>], given);
+    }
     await setModelVariables(db, { userId: USER, timezone: TZ, now });
     await defineModel(db, 'period_snapshots', 'table');
   }
@@ -442,7 +477,7 @@ describe('period_snapshots', () => {
       join weekdays using (period_type, period_key)
       order by period_type, period_key`;
     assert.deepEqual(await rows(db, fromModel), await rows(db, reference));
-    for (const view of ['daily_rollups', 'int_plays_local']) await db.run(`DROP VIEW temp.${view}`);
+    for (const view of ['daily_rollups', 'int_plays_local', 'int_plays_keyed', 'dim_artists', 'dim_tracks', 'dim_albums']) await db.run(`DROP VIEW temp.${view}`);
   });
 
   test('top lists keep the best 50; equal streaks: the earliest', async () => {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Db } from '../../warehouse/duckdb.ts';
 import { liveFiles, writeGeneration } from '../../warehouse/files.ts';
 import { Layout, MARTS } from '../../warehouse/layout.ts';
-import { MART_COLUMNS, buildModels, martSource, playsSource, readModelState } from '../../warehouse/models.ts';
+import { DIMENSIONS, MART_COLUMNS, buildModels, martSource, playsSource, readModelState } from '../../warehouse/models.ts';
 import { PLAY_COLUMNS } from '../../warehouse/schema.ts';
 import { assertChecksPass } from '../helpers/checks.ts';
 import { type PlayInput, writeDenseHistory, writePlays } from '../helpers/plays.ts';
@@ -63,7 +63,7 @@ describe('buildModels', () => {
 
   /** The user's daily_rollups as stored. */
   async function daily(userId: string) {
-    return rows<{ local_date: string; listens: number; streams: number; tracks: { track_name: string }[] }>(
+    return rows<{ local_date: string; listens: number; streams: number; tracks: { track_key: string }[] }>(
       db,
       `select * from (${await martSource(layout, 'daily_rollups', userId)}) order by local_date`,
     );
@@ -86,6 +86,7 @@ describe('buildModels', () => {
     for (const mart of MARTS) await db.run(`CREATE OR REPLACE TEMP VIEW ${mart} AS ${await martSource(layout, mart)}`);
     await assertChecksPass(db, 'daily_rollups');
     await assertChecksPass(db, 'period_snapshots');
+    for (const dim of DIMENSIONS) await assertChecksPass(db, dim);
     for (const v of ['plays', ...MARTS]) await db.run(`DROP VIEW temp.${v}`);
   }
 
@@ -140,8 +141,8 @@ describe('buildModels', () => {
 
     const state = await readModelState(layout);
     assert.deepEqual(state, {
-      alice: { daily_rollups: NOW.toISOString(), period_snapshots: NOW.toISOString(), timezone: NY },
-      bob: { daily_rollups: NOW.toISOString(), period_snapshots: NOW.toISOString(), timezone: PARIS },
+      alice: { daily_rollups: NOW.toISOString(), period_snapshots: NOW.toISOString(), dimensions: NOW.toISOString(), timezone: NY },
+      bob: { daily_rollups: NOW.toISOString(), period_snapshots: NOW.toISOString(), dimensions: NOW.toISOString(), timezone: PARIS },
     });
     await checkStoredMarts();
   });
@@ -182,7 +183,14 @@ describe('buildModels', () => {
       assert.deepEqual(a.get(date), b.get(date), date);
     }
     assert.equal(a.get('2024-05-05')?.listens, 1);
-    assert.deepEqual(a.get('2024-05-05')?.tracks.map((t) => t.track_name), ['New Day']);
+    assert.deepEqual(a.get('2024-05-05')?.tracks.map((t) => t.track_key), ['artist\x1fnew day']);
+    // The dimensions name every track of the user, not only those of the days rebuilt.
+    assert.deepEqual(
+      (await rows<{ track_name: string }>(db, `select track_name from (${await martSource(layout, 'dim_tracks', 'alice')}) order by track_key`)).map(
+        (t) => t.track_name,
+      ),
+      ['New Day', 'Night', 'Old Year', 'One', 'Recent', 'Skip', 'Three', 'Two'],
+    );
     assert.equal(a.get('2024-06-01')?.listens, 3);
     assert.equal(a.get('2024-06-01')?.streams, 4);
 

@@ -1,7 +1,7 @@
 -- artist_key / track_key / album_key: present exactly when their names are, normalised (lower
 -- case, trimmed).
 select *
-from int_plays_local
+from int_plays_keyed
 where (artist_key is null) <> (artist_name is null)
    or (track_key is null) <> (artist_name is null or track_name is null)
    or (album_key is null) <> (artist_name is null or album_name is null)
