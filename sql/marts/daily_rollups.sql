@@ -105,23 +105,22 @@ artist_lists as (
     select
         user_id,
         local_date,
-        list(struct_pack(artist_key := artist_key, plays := plays, ms := ms)) as entries
+        list(struct_pack(p := -plays, m := -ms, k := artist_key)) as entries
     from artist_totals
     group by user_id, local_date
 ),
 
--- Lists are built unordered, then put in order with list_grade_up over sort keys derived from
--- the entries themselves: a list() with ORDER BY keeps a sort buffer per group, which runs out
--- of memory with thousands of days.
+-- Lists are built unordered, as structs whose fields in order are the sort keys (minus plays,
+-- minus ms, the key), then sorted with list_sort (which compares structs field by field) and
+-- turned into their final shape. A list() with ORDER BY keeps a sort buffer per group, which runs
+-- out of memory with thousands of days; list_grade_up over derived keys costs 40% more.
 artists as (
     select
         user_id,
         local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(
-                entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.artist_key)
-            ))
+        list_transform(
+            list_sort(entries),
+            lambda e: struct_pack(artist_key := e.k, plays := -e.p, ms := -e.m)
         ) as artists
     from artist_lists
 ),
@@ -143,13 +142,7 @@ track_lists as (
     select
         user_id,
         local_date,
-        list(
-            struct_pack(
-                track_key := track_key,
-                plays := plays,
-                ms := ms
-            )
-        ) as entries
+        list(struct_pack(p := -plays, m := -ms, k := track_key)) as entries
     from track_totals
     group by user_id, local_date
 ),
@@ -158,9 +151,9 @@ tracks as (
     select
         user_id,
         local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.track_key)))
+        list_transform(
+            list_sort(entries),
+            lambda e: struct_pack(track_key := e.k, plays := -e.p, ms := -e.m)
         ) as tracks
     from track_lists
 ),
@@ -182,13 +175,7 @@ album_lists as (
     select
         user_id,
         local_date,
-        list(
-            struct_pack(
-                album_key := album_key,
-                plays := plays,
-                ms := ms
-            )
-        ) as entries
+        list(struct_pack(p := -plays, m := -ms, k := album_key)) as entries
     from album_totals
     group by user_id, local_date
 ),
@@ -197,9 +184,9 @@ albums as (
     select
         user_id,
         local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(entries, lambda e: struct_pack(p := -e.plays, m := -e.ms, k := e.album_key)))
+        list_transform(
+            list_sort(entries),
+            lambda e: struct_pack(album_key := e.k, plays := -e.p, ms := -e.m)
         ) as albums
     from album_lists
 ),
@@ -220,7 +207,7 @@ show_lists as (
     select
         user_id,
         local_date,
-        list(struct_pack(show_name := show_name, streams := streams, ms := ms)) as entries
+        list(struct_pack(s := -streams, m := -ms, k := show_name)) as entries
     from show_totals
     group by user_id, local_date
 ),
@@ -229,9 +216,9 @@ shows as (
     select
         user_id,
         local_date,
-        list_select(
-            entries,
-            list_grade_up(list_transform(entries, lambda e: struct_pack(s := -e.streams, m := -e.ms, k := e.show_name)))
+        list_transform(
+            list_sort(entries),
+            lambda e: struct_pack(show_name := e.k, streams := -e.s, ms := -e.m)
         ) as shows
     from show_lists
 ),
