@@ -94,6 +94,9 @@ function permanent(err: unknown): never {
   throw err;
 }
 
+/** How long a file's staging runs before it heartbeats (well inside the 15 s heartbeat timeout). */
+export const STAGE_QUIET_MS = 3_000;
+
 /** Heartbeat every few seconds while `work` runs (DuckDB work is async, so the event loop is free). */
 async function withHeartbeat<T>(details: () => unknown, work: () => Promise<T>): Promise<T> {
   const ctx = Context.current();
@@ -211,36 +214,35 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
       const json = path.join(stageDir(input.importId), `.extract-${input.index}.json`);
       await fs.mkdir(stageDir(input.importId), { recursive: true });
       let bytes = 0;
+      let step = 'extract';
+      // A file staged within STAGE_QUIET_MS sends no heartbeat at all (the heartbeat timeout is 15
+      // s): each heartbeat is a write on the server, and a heavy export has dozens of short files.
+      // A longer one heartbeats its progress from then on (the SDK sends at most one every 12 s).
+      const started = Date.now();
+      const heartbeat = () => {
+        if (Date.now() - started >= STAGE_QUIET_MS) ctx.heartbeat({ entry: input.entry.name, bytes, step });
+      };
+      const timer = setInterval(heartbeat, 500);
       try {
-        ctx.heartbeat({ entry: input.entry.name, bytes });
-        // A heartbeat at most every half second (the SDK sends fewer still): one per chunk cost
-        // the thread more than the rest of the extraction's bookkeeping.
-        let beat = Date.now();
         await extractEntry(input.paths, input.entry.name, json, config.limits, (n) => {
           bytes += n;
-          if (Date.now() - beat >= 500) {
-            beat = Date.now();
-            ctx.heartbeat({ entry: input.entry.name, bytes });
-          }
         });
-        const result = await withHeartbeat(
-          () => ({ entry: input.entry.name, bytes, step: 'parse' }),
-          () =>
-            withLaneDb((db) =>
-              stageFile(db, {
-                jsonPath: json,
-                format: input.entry.format,
-                importId: input.importId,
-                entry: input.entry.name,
-                outFile: out,
-              }),
-            ),
+        step = 'parse';
+        const result = await withLaneDb((db) =>
+          stageFile(db, {
+            jsonPath: json,
+            format: input.entry.format,
+            importId: input.importId,
+            entry: input.entry.name,
+            outFile: out,
+          }),
         );
         await writeJsonAtomic(resultFile, result);
         return result;
       } catch (e) {
         return permanent(e);
       } finally {
+        clearInterval(timer);
         await fs.rm(json, { force: true });
       }
     },
