@@ -37,12 +37,18 @@ describe('dim_artists', () => {
   });
 
   test('every play of the user, whatever the days in scope of daily_rollups', async () => {
-    // The runner builds the dimensions with scope_days NULL; a build of one day still names the
-    // artists of every day.
+    // The dimensions read int_plays_keyed, which knows no days: a build of one day still names the
+    // artists of every day, while daily_rollups holds that day alone.
     await setUpPlays(db, GIVEN_PLAYS, { days: ['2024-06-01'] });
-    await db.run(`SET VARIABLE scope_days = NULL::DATE[]`);
     await defineModel(db, 'dim_artists');
-    assert.equal((await rows<{ n: number }>(db, `select count(*) as n from dim_artists`))[0]?.n, 5);
+    assert.deepEqual(
+      (await rows<{ local_date: string }>(db, `select local_date from daily_rollups`)).map((r) => r.local_date),
+      ['2024-06-01'],
+    );
+    assert.deepEqual(
+      (await rows<{ artist_name: string }>(db, `select artist_name from dim_artists order by artist_key`)).map((r) => r.artist_name),
+      ['Alpha', 'Beta', 'Delta', 'Echo', 'Gamma'],
+    );
   });
 
   test('has exactly the declared columns and types', async () => {
