@@ -52,6 +52,21 @@ export interface StageInput {
   index: number;
 }
 
+export interface StageBatchInput {
+  userId: string;
+  importId: string;
+  paths: string[];
+  /** The files to stage, in order, with their index in the import's list of history files. */
+  files: { entry: HistoryEntry; index: number }[];
+}
+
+export interface StageBatchResult {
+  /** One result per input file, in order. */
+  files: StageResult[];
+  /** The files whose checkpoint an earlier attempt had already written (not staged again). */
+  resumed: string[];
+}
+
 export interface CommitInput {
   userId: string;
   importId: string;
@@ -191,6 +206,59 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
   const stagedParquet = (importId: string, index: number, entry: HistoryEntry) =>
     path.join(stageDir(importId), `${String(index).padStart(4, '0')}-${safeName(entry.name)}.parquet`);
 
+  /** Stage one export file: inflate it to a temporary JSON file, parse it into its checkpoint. */
+  const stageOne = async (
+    input: { importId: string; paths: string[] },
+    entry: HistoryEntry,
+    index: number,
+    state: { bytes: number; step: string },
+  ): Promise<StageResult> => {
+    const out = stagedParquet(input.importId, index, entry);
+    const json = path.join(stageDir(input.importId), `.extract-${index}.json`);
+    await fs.mkdir(stageDir(input.importId), { recursive: true });
+    try {
+      await extractEntry(input.paths, entry.name, json, config.limits, (n) => {
+        state.bytes += n;
+      });
+      state.step = 'parse';
+      const result = await withLaneDb((db) =>
+        stageFile(db, { jsonPath: json, format: entry.format, importId: input.importId, entry: entry.name, outFile: out }),
+      );
+      await writeJsonAtomic(`${out}.json`, result);
+      return result;
+    } catch (e) {
+      return permanent(e);
+    } finally {
+      await fs.rm(json, { force: true });
+    }
+  };
+
+  const stageBatch = async (input: StageBatchInput): Promise<StageBatchResult> => {
+    const ctx = Context.current();
+    // A batch staged within STAGE_QUIET_MS sends no heartbeat at all (the heartbeat timeout is 15
+    // s): each heartbeat is a write on the server. A longer one heartbeats its progress from then
+    // on (the SDK sends at most one every 12 s).
+    const started = Date.now();
+    const state = { entry: '', filesDone: 0, bytes: 0, step: 'extract' };
+    const timer = setInterval(() => {
+      if (Date.now() - started >= STAGE_QUIET_MS) ctx.heartbeat({ ...state, files: input.files.length });
+    }, 500);
+    const files: StageResult[] = [];
+    const resumed: string[] = [];
+    try {
+      for (const { entry, index } of input.files) {
+        Object.assign(state, { entry: entry.name, bytes: 0, step: 'extract' });
+        const done = await readJson<StageResult>(`${stagedParquet(input.importId, index, entry)}.json`);
+        if (done) resumed.push(entry.name);
+        files.push(done ?? (await stageOne(input, entry, index, state)));
+        state.filesDone += 1;
+      }
+      return { files, resumed };
+    } finally {
+      clearInterval(timer);
+    }
+  };
+
   return {
     /** Check the archive (hostile input, limits) and list its streaming-history files. */
     async inspectImport(input: InspectInput): Promise<InspectResult> {
@@ -204,47 +272,19 @@ export function createImportActivities({ config, layout }: ActivityDeps) {
       }
     },
 
-    /** One export file to a Parquet checkpoint under staging/. A file staged before is not redone. */
+    /**
+     * Several export files, one after another, each to its own Parquet checkpoint under staging/:
+     * a file staged before (by an earlier attempt of this batch, whose worker died) is not redone,
+     * and is listed in `resumed`.
+     */
+    async stageExportFiles(input: StageBatchInput): Promise<StageBatchResult> {
+      return stageBatch(input);
+    },
+
+    /** One export file to a Parquet checkpoint (kept for imports started by a version before batches). */
     async stageExportFile(input: StageInput): Promise<StageResult> {
-      const out = stagedParquet(input.importId, input.index, input.entry);
-      const resultFile = `${out}.json`;
-      const done = await readJson<StageResult>(resultFile);
-      if (done) return done;
-      const ctx = Context.current();
-      const json = path.join(stageDir(input.importId), `.extract-${input.index}.json`);
-      await fs.mkdir(stageDir(input.importId), { recursive: true });
-      let bytes = 0;
-      let step = 'extract';
-      // A file staged within STAGE_QUIET_MS sends no heartbeat at all (the heartbeat timeout is 15
-      // s): each heartbeat is a write on the server, and a heavy export has dozens of short files.
-      // A longer one heartbeats its progress from then on (the SDK sends at most one every 12 s).
-      const started = Date.now();
-      const heartbeat = () => {
-        if (Date.now() - started >= STAGE_QUIET_MS) ctx.heartbeat({ entry: input.entry.name, bytes, step });
-      };
-      const timer = setInterval(heartbeat, 500);
-      try {
-        await extractEntry(input.paths, input.entry.name, json, config.limits, (n) => {
-          bytes += n;
-        });
-        step = 'parse';
-        const result = await withLaneDb((db) =>
-          stageFile(db, {
-            jsonPath: json,
-            format: input.entry.format,
-            importId: input.importId,
-            entry: input.entry.name,
-            outFile: out,
-          }),
-        );
-        await writeJsonAtomic(resultFile, result);
-        return result;
-      } catch (e) {
-        return permanent(e);
-      } finally {
-        clearInterval(timer);
-        await fs.rm(json, { force: true });
-      }
+      const { files } = await stageBatch({ ...input, files: [{ entry: input.entry, index: input.index }] });
+      return files[0]!;
     },
 
     /** Merge every staged file into the warehouse under the user's lock, and record the manifest. */

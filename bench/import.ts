@@ -49,6 +49,8 @@ interface ChildReport {
   phasePeaks: [string, number][];
   /** The workflow's activities but staging: name, attempt, and scheduled/started/closed (s from the start). */
   activities: [string, number, number, number, number][];
+  /** How many staging activities staged the export's files. */
+  stagingActivities: number;
   rowsRead: number;
   playsAdded: number;
   duplicatesSkipped: number;
@@ -100,11 +102,13 @@ async function importChild(config: Config, zip: string, userId: string): Promise
     const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) + (e.eventTime?.nanos ?? 0) / 1e9 - startedAt;
     const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e]));
     const activities: ChildReport['activities'] = [];
+    let stagingActivities = 0;
     for (const e of events) {
       const started = e.activityTaskStartedEventAttributes;
       const sched = started && scheduled.get(String(started.scheduledEventId));
       const name = sched?.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
-      if (!sched || name === 'stageExportFile') continue;
+      if (name === 'stageExportFiles') stagingActivities += 1;
+      if (!sched || name === 'stageExportFiles') continue;
       const closed = events.find(
         (c) => String((c.activityTaskCompletedEventAttributes ?? c.activityTaskFailedEventAttributes ?? c.activityTaskTimedOutEventAttributes)?.startedEventId ?? '') === String(e.eventId),
       );
@@ -115,6 +119,7 @@ async function importChild(config: Config, zip: string, userId: string): Promise
       phases,
       phaseCpu,
       activities,
+      stagingActivities,
       rssBefore,
       peakRss,
       phasePeaks: [...phasePeaks],
@@ -213,7 +218,7 @@ try {
   const importMedian = median(measured.map((m) => m.report.importTime));
   // The run whose import time is the median (the lower middle one of an even count) is shown in detail.
   const shown = [...measured].sort((a, b) => a.report.importTime - b.report.importTime)[Math.floor((measured.length - 1) / 2)]!;
-  const { phases, phaseCpu, activities, rssBefore, phasePeaks, ...summary } = shown.report;
+  const { phases, phaseCpu, activities, stagingActivities, rssBefore, phasePeaks, ...summary } = shown.report;
   const peakRss = Math.max(...measured.map((m) => m.report.peakRss));
   const target = 2 * floor + unzip;
   const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
@@ -238,6 +243,7 @@ try {
       const wall = at >= 0 && at + 1 < phases.length ? phases[at + 1]![1] - phases[at]![1] : phases[0]?.[1] ?? 0;
       return `${p} ${c.toFixed(1)} s (${(c / Math.max(wall, 1e-3)).toFixed(1)})`;
     }).join(', ')],
+    ['  staging activities (attempts)', `${stagingActivities} for ${inventory.history.length} files`],
     ['  activities (scheduled/started/closed, s)', activities.map(([n, a, s0, s1, s2]) => `${n}${a > 1 ? ` (attempt ${a})` : ''} ${s0.toFixed(1)}/${s1.toFixed(1)}/${s2.toFixed(1)}`).join(', ')],
     ['  RSS at the start / per phase', `${mb(rssBefore)} / ${phasePeaks.map(([p, b]) => `${p} ${mb(b)}`).join(', ')}`],
     ['ratio import / floor (medians)', `${(importMedian / floor).toFixed(2)}x`],

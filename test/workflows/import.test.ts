@@ -1,7 +1,8 @@
 /**
  * The import workflow survives its worker: a worker process killed (SIGKILL) in the middle of a
- * multi-file import is replaced, the workflow resumes without re-doing finished files, and the
- * import ends with every play exactly once.
+ * multi-file import (in the middle of a batch of files staged by one activity) is replaced, the
+ * workflow resumes without re-doing finished files, and the import ends with every play exactly
+ * once.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ import { hashExport } from '../../activities/export/archive.ts';
 import { writeDemoExport } from '../../cli/demo/generate.ts';
 import { queryWarehouse } from '../../warehouse/query.ts';
 import { importWorkflowId, TASK_QUEUE } from '../../workflows/ids.ts';
+import { Layout } from '../../warehouse/layout.ts';
+import type { StageBatchInput, StageBatchResult } from '../../activities/import.ts';
 import type { ImportProgress, ImportSummary } from '../../workflows/import.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
@@ -40,11 +43,17 @@ function startWorker(home: string): ChildProcess {
   });
 }
 
+/** The JSON value of a history event's first payload. */
+function payload<T>(payloads: { data?: Uint8Array | null }[] | null | undefined): T {
+  return JSON.parse(Buffer.from(payloads?.[0]?.data ?? new Uint8Array()).toString('utf8')) as T;
+}
+
 test('a worker killed mid-import: the restarted import ends with every play exactly once', { timeout: 240_000 }, async () => {
   const home = path.join(root, 'home');
   const zip = path.join(root, 'export.zip');
-  const demo = await writeDemoExport(zip, { streams: 120_000, seed: 3, endDate: new Date(Date.UTC(2026, 0, 1)) });
-  assert.ok(demo.files.length >= 6, `a multi-file export (${demo.files.length} files)`);
+  // Small files, so that one staging activity takes several of them (concurrency 1: 8, then the rest).
+  const demo = await writeDemoExport(zip, { streams: 120_000, rowsPerFile: 10_000, seed: 3, endDate: new Date(Date.UTC(2026, 0, 1)) });
+  assert.ok(demo.files.length >= 10, `a multi-file export (${demo.files.length} files)`);
 
   // Reference: the same archive imported (by another user id, another data folder) with nobody interrupting.
   const calm = createContext(loadConfig({ REWIND_HOME: path.join(root, 'calm'), TEMPORAL_ADDRESS: temporal.address }), () => undefined);
@@ -52,6 +61,8 @@ test('a worker killed mid-import: the restarted import ends with every play exac
 
   const sha256 = await hashExport([zip]);
   const workflowId = importWorkflowId('kim', sha256);
+  const stageDir = new Layout(home).staging(workflowId);
+  const checkpoints = async () => (await fs.readdir(stageDir).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet.json')).sort();
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   let worker = startWorker(home);
@@ -61,19 +72,22 @@ test('a worker killed mid-import: the restarted import ends with every play exac
       workflowId,
       args: [{ userId: 'kim', importId: workflowId, sha256, paths: [zip], concurrency: 1 }],
     });
-    // Wait until some, not all, files are staged, then kill the worker without warning.
+    // Wait until the batch being staged has some of its files checkpointed and at least two still
+    // to go, then kill the worker without warning. (The query comes first: files checkpointed
+    // beyond filesDone are the current batch's, as one lane stages one batch at a time.)
     let progress: ImportProgress | undefined;
     const deadline = Date.now() + 120_000;
     for (;;) {
       progress = await handle.query<ImportProgress>('progress').catch(() => undefined);
-      if (progress && progress.filesDone >= 2) break;
+      const inBatch = (await checkpoints()).length - (progress?.filesDone ?? 0);
+      if (progress?.phase === 'staging' && inBatch >= 1 && inBatch <= progress.currentFiles.length - 2) break;
       assert.ok(Date.now() < deadline, 'the import made progress');
-      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(!progress || ['inspecting', 'staging'].includes(progress.phase), 'caught a batch in the middle');
+      await new Promise((r) => setTimeout(r, 5));
     }
-    assert.ok(progress.filesDone < progress.filesTotal, 'killed in the middle');
     worker.kill('SIGKILL');
     await new Promise((r) => worker.once('exit', r));
-    const doneBeforeKill = progress.filesDone;
+    const doneAtKill = await checkpoints();
 
     worker = startWorker(home);
     const summary = (await handle.result()) as ImportSummary;
@@ -81,22 +95,31 @@ test('a worker killed mid-import: the restarted import ends with every play exac
     const historyFiles = demo.files.filter((f) => f.endsWith('.json'));
     assert.equal(summary.filesRead, historyFiles.length);
 
-    // Finished files were not staged again: each file's activity was scheduled and completed once,
-    // and only the one in flight when the worker died needed a second attempt.
+    // Finished files were not staged again. Every staging activity was scheduled and completed
+    // once; only the batch in flight when the worker died ran a second attempt, and that attempt
+    // took the files checkpointed before the kill from their checkpoints (`resumed`).
     const events = (await handle.fetchHistory()).events ?? [];
-    const stageIds = new Set(
+    const batches = new Map(
       events
-        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stageExportFile')
-        .map((e) => String(e.eventId)),
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stageExportFiles')
+        .map((e) => [String(e.eventId), payload<StageBatchInput>(e.activityTaskScheduledEventAttributes?.input?.payloads)]),
     );
-    assert.equal(stageIds.size, historyFiles.length);
-    const completed = events.filter((e) => stageIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')));
-    assert.equal(completed.length, historyFiles.length);
-    const retried = events.filter(
-      (e) => stageIds.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId ?? '')) && (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1,
-    );
-    assert.ok(retried.length <= 1, `at most the file in flight was staged again (${retried.length})`);
-    assert.ok(doneBeforeKill >= 2);
+    assert.deepEqual([...batches.values()].flatMap((b) => b.files.map((f) => f.index)), historyFiles.map((_, i) => i), 'each file in one batch');
+    assert.ok(batches.size < historyFiles.length, `fewer activities (${batches.size}) than files`);
+    const completed = events.filter((e) => batches.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')));
+    assert.equal(completed.length, batches.size);
+    const retried = events
+      .filter((e) => batches.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId ?? '')) && (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1)
+      .map((e) => String(e.activityTaskStartedEventAttributes!.scheduledEventId));
+    assert.equal(retried.length, 1, 'the batch in flight ran again');
+    const killed = batches.get(retried[0]!)!;
+    const result = payload<StageBatchResult>(completed.find((e) => String(e.activityTaskCompletedEventAttributes!.scheduledEventId) === retried[0])!.activityTaskCompletedEventAttributes!.result?.payloads);
+    const checkpointed = killed.files.filter((f) => doneAtKill.some((c) => c.startsWith(`${String(f.index).padStart(4, '0')}-`))).map((f) => f.entry.name);
+    assert.ok(checkpointed.length >= 1 && checkpointed.length <= killed.files.length - 1, `killed in the middle of the batch (${checkpointed.length} of ${killed.files.length} done)`);
+    assert.deepEqual(result.resumed, checkpointed, 'the files checkpointed before the kill were not staged again');
+    for (const other of completed.filter((e) => String(e.activityTaskCompletedEventAttributes!.scheduledEventId) !== retried[0])) {
+      assert.deepEqual(payload<StageBatchResult>(other.activityTaskCompletedEventAttributes!.result?.payloads).resumed, []);
+    }
 
     // Every play exactly once: compare with the export's own distinct streams.
     const ctx = createContext(loadConfig({ REWIND_HOME: home }), () => undefined);
