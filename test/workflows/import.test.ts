@@ -20,7 +20,7 @@ import { queryWarehouse } from '../../warehouse/query.ts';
 import { importWorkflowId, TASK_QUEUE } from '../../workflows/ids.ts';
 import { Layout } from '../../warehouse/layout.ts';
 import type { StageBatchInput, StageBatchResult } from '../../activities/import.ts';
-import type { ImportProgress, ImportSummary } from '../../workflows/import.ts';
+import { batchSize, MAX_FILES_PER_BATCH, type ImportProgress, type ImportSummary } from '../../workflows/import.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
 let temporal: TestTemporal;
@@ -139,4 +139,28 @@ test('a worker killed mid-import: the restarted import ends with every play exac
     worker.kill('SIGKILL');
     await connection.close();
   }
+});
+
+/** The sizes of the batches `files` are staged in by `lanes` lanes, in the order the lanes take them. */
+function batches(files: number, lanes: number): number[] {
+  const sizes: number[] = [];
+  for (let next = 0; next < files; next += sizes.at(-1)!) sizes.push(batchSize(files - next, lanes));
+  return sizes;
+}
+
+test('staging batches: few activities for a heavy export, one file each for a small one and for the last files', () => {
+  // The benchmark's export: 66 files, 4 lanes.
+  assert.deepEqual(batches(66, 4), [8, 8, 8, 8, 8, 6, 5, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1]);
+  // A dozen files, the usual size of an extended export, with the default 4 lanes.
+  assert.deepEqual(batches(12, 4), [3, 2, 1, 1, 1, 1, 1, 1, 1]);
+  assert.deepEqual(batches(3, 4), [1, 1, 1]);
+  for (const [files, lanes] of [[1, 1], [7, 2], [66, 4], [500, 4], [13, 1]] as const) {
+    const sizes = batches(files, lanes);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), files, 'every file in exactly one batch');
+    assert.ok(sizes.every((n) => n >= 1 && n <= MAX_FILES_PER_BATCH));
+    // With several lanes the last file goes alone, so that the lanes end together.
+    if (lanes > 1) assert.equal(sizes.at(-1), 1, 'the last file alone');
+  }
+  // One lane: nothing to balance, the rest goes in batches of at most 8.
+  assert.deepEqual(batches(13, 1), [8, 5]);
 });
